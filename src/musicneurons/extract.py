@@ -1,0 +1,420 @@
+"""From notes to melody windows, with exactly the rules of Magenta's ``OneHotMelodyConverter``.
+
+The pipeline for one source (a MIDI file or a parsed score):
+
+1. split on tempo and time-signature changes   (note-seq ``split_note_sequence_on_time_changes``)
+2. keep notes with pitch 21..108 (and program 0..31 for 2 bars)   (magenta ``data.py`` OneHotMelodyConverter)
+3. quantize at 4 steps per quarter, ``int(steps + 0.5)``   (note-seq ``quantize_note_sequence``)
+4. drop pieces whose bar is not 16 steps (only 4/4, 2/2, 8/8 ... pass)
+5. extract monophonic melodies per instrument   (note-seq ``melody_pipelines.extract_melodies`` with
+   ``min_bars=1, gap_bars=1, max_steps_truncate=1600, ignore_polyphonic_notes=True, pad_end=True``)
+6. slide a 32- or 256-step window with a 1-bar hop, de-duplicate.
+
+Everything a source loses is counted under a named reason (see :data:`REASONS`), in the spirit of note-seq's
+named errors, so a user can see why a file gave no windows.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .melody import MAX_PITCH, MIN_PITCH, NO_EVENT, NOTE_OFF, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
+
+DEFAULT_QPM = 120.0
+MAX_MELODY_STEPS = 16 * 100  # Magenta: max_bars=100
+MEL_PROGRAMS = range(0, 32)  # Magenta data.MEL_PROGRAMS, used by the 2-bar configs
+
+#: Every reason a file, a piece of a file or a melody can yield no window, with its meaning.
+REASONS = {
+    "file not found": "the path does not exist or is not a file",
+    "empty file": "the file has zero bytes",
+    "file too large": "the file is larger than the size limit",
+    "parse error": "the MIDI/score reader could not parse the file",
+    "no notes": "the file holds no notes at all",
+    "no melodic notes": "no notes left after the pitch-range (21..108), program and drum filters",
+    "not 16 steps per bar": "a piece's time signature does not give 16 sixteenths per bar (e.g. 3/4, 6/8)",
+    "bad time signature": "a time signature with numerator 0 or a denominator that is not a power of 2",
+    "negative time": "a note starts or ends before time 0",
+    "melody shorter than window": "melodies were found but none is as long as the window",
+}
+
+
+class ExtractionError(ValueError):
+    """A source that cannot be read at all; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, source, reason: str, detail: str = ""):
+        self.source, self.reason, self.detail = str(source), reason, detail
+        super().__init__(f"{source}: {reason}" + (f" ({detail})" if detail else ""))
+
+
+@dataclass
+class NoteSeq:
+    """A minimal NoteSequence: notes in seconds plus tempo and time-signature events.
+
+    Note arrays all have shape (n_notes,). ``instrument`` is the reader's instrument index (note-seq uses
+    the index of the pretty_midi Instrument).
+    """
+
+    pitch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    velocity: np.ndarray
+    program: np.ndarray
+    instrument: np.ndarray
+    is_drum: np.ndarray
+    time_signatures: list = field(default_factory=list)  # [(time, numerator, denominator)]
+    tempos: list = field(default_factory=list)  # [(time, qpm)]
+
+    @property
+    def total_time(self) -> float:
+        return float(self.end.max()) if self.end.size else 0.0
+
+    def take(self, mask) -> "NoteSeq":
+        return NoteSeq(
+            self.pitch[mask], self.start[mask], self.end[mask], self.velocity[mask], self.program[mask],
+            self.instrument[mask], self.is_drum[mask], list(self.time_signatures), list(self.tempos),
+        )
+
+    @staticmethod
+    def from_notes(notes, time_signatures=(), tempos=()) -> "NoteSeq":
+        """Build from rows ``(pitch, start_s, end_s[, velocity, program, instrument, is_drum])``."""
+        rows = [tuple(n) + (100, 0, 0, False)[len(n) - 3:] for n in notes]
+        cols = list(zip(*rows)) if rows else [[]] * 7
+        return NoteSeq(
+            np.asarray(cols[0], dtype=np.int64), np.asarray(cols[1], dtype=np.float64),
+            np.asarray(cols[2], dtype=np.float64), np.asarray(cols[3], dtype=np.int64),
+            np.asarray(cols[4], dtype=np.int64), np.asarray(cols[5], dtype=np.int64),
+            np.asarray(cols[6], dtype=bool), list(time_signatures), list(tempos),
+        )
+
+
+@dataclass
+class Melody:
+    """One extracted melody: raw events (-2 no event, -1 note off, pitch) from a bar-aligned start step."""
+
+    instrument: int
+    program: int
+    start_step: int
+    events: list
+    piece: int = 0
+    qpm: float = DEFAULT_QPM
+
+    def encoded(self) -> np.ndarray:
+        """Events in the 90-class encoding."""
+        ev = np.asarray(self.events, dtype=np.int64)
+        return np.where(ev >= 0, ev - PITCH_OFFSET, ev + 2)
+
+
+@dataclass
+class ExtractResult:
+    """Windows of one source. ``windows`` has shape (n, T); the ``info`` table has a row per window."""
+
+    source: str
+    windows: np.ndarray
+    info: list  # dicts: instrument, program, piece, first_bar, qpm
+    reasons: Counter
+    n_melodies: int = 0
+
+
+# -- 1. splitting on time changes (note-seq sequences_lib.split_note_sequence_on_time_changes) ----------
+
+
+def split_on_time_changes(ns: NoteSeq) -> list[tuple[NoteSeq, float]]:
+    """Split where the tempo or the time signature really changes; each piece is shifted to start at 0.
+
+    Returns ``[(piece, offset_seconds)]``; empty when the sequence has no duration.
+    """
+    total = ns.total_time
+    changes = sorted(
+        [("ts", t, (n, d)) for t, n, d in ns.time_signatures] + [("tempo", t, q) for t, q in ns.tempos],
+        key=lambda c: c[1],
+    )  # stable: time signatures before tempos at equal times, as note-seq's list concatenation
+    changes = [c for c in changes if c[1] < total]
+    current = {"ts": (4, 4), "tempo": DEFAULT_QPM}
+    split_times = [0.0]
+    for kind, t, value in changes:
+        if value == current[kind]:
+            continue
+        if t > split_times[-1]:
+            split_times.append(t)
+        current[kind] = value
+    if total > split_times[-1]:
+        split_times.append(total)
+    if len(split_times) < 2:
+        return []
+    return [(piece, start) for piece, start in zip(_extract_subsequences(ns, split_times), split_times[:-1])]
+
+
+def _state_events(events, split_times):
+    """note-seq's rule for carrying time signatures / tempos into subsequences."""
+    n = len(split_times) - 1
+    out = [[] for _ in range(n)]
+    previous = None
+    idx = -1
+    for ev in sorted(events, key=lambda e: e[0]):
+        t = ev[0]
+        if t <= split_times[0]:
+            previous = ev
+            continue
+        while idx < n and t > split_times[idx + 1]:
+            idx += 1
+            if idx == n:
+                break
+            if previous is not None:
+                out[idx].append((0.0,) + tuple(previous[1:]))
+        if idx == n:
+            break
+        if t < split_times[idx + 1]:
+            out[idx].append((t - split_times[idx],) + tuple(ev[1:]))
+        previous = ev
+    while idx < n - 1:
+        idx += 1
+        if previous is not None:
+            out[idx].append((0.0,) + tuple(previous[1:]))
+    return out
+
+
+def _extract_subsequences(ns: NoteSeq, split_times: list[float]) -> list[NoteSeq]:
+    order = np.argsort(ns.start, kind="stable")
+    starts = ns.start[order]
+    bounds = np.asarray(split_times)
+    # subsequence index of each note: last split time <= start
+    idx = np.searchsorted(bounds, starts, side="right") - 1
+    keep = (starts >= bounds[0]) & (idx < len(bounds) - 1)
+    tss = _state_events(ns.time_signatures, split_times)
+    tempos = _state_events(ns.tempos, split_times)
+    pieces = []
+    for k in range(len(split_times) - 1):
+        sel = order[keep & (idx == k)]
+        piece = ns.take(sel)
+        piece.start = piece.start - split_times[k]
+        piece.end = np.minimum(piece.end, split_times[k + 1]) - split_times[k]
+        piece.time_signatures = tss[k]
+        piece.tempos = tempos[k]
+        pieces.append(piece)
+    return pieces
+
+
+# -- 3. quantization (note-seq sequences_lib.quantize_note_sequence) -----------------------------------
+
+
+class _PieceRejected(Exception):
+    def __init__(self, reason, detail=""):
+        super().__init__(reason)
+        self.reason, self.detail = reason, detail
+
+
+def _single(events, default, label):
+    if not events:
+        return default
+    first = sorted(events, key=lambda e: e[0])[0]
+    if first[0] != 0 and tuple(first[1:]) != tuple(default):
+        raise _PieceRejected(f"multiple {label}", f"implicit change at {first[0]:.3f}s")
+    for ev in events[1:]:
+        if tuple(ev[1:]) != tuple(events[0][1:]):
+            raise _PieceRejected(f"multiple {label}")
+    return tuple(events[0][1:])
+
+
+def quantize(piece: NoteSeq, steps_per_quarter: int = STEPS_PER_QUARTER):
+    """Quantized (start_step, end_step) arrays and steps per bar of a piece with one tempo and meter.
+
+    Raises ``_PieceRejected`` with Magenta's reason for pieces the converter drops.
+    """
+    num, den = _single(piece.time_signatures, (4, 4), "time signatures")
+    if den <= 0 or (den & (den - 1)) != 0:
+        raise _PieceRejected("bad time signature", f"{num}/{den}")
+    if num == 0:
+        raise _PieceRejected("bad time signature", f"{num}/{den}")
+    (qpm,) = _single(piece.tempos, (DEFAULT_QPM,), "tempos")
+    steps_per_second = steps_per_quarter * qpm / 60.0
+    start = np.trunc(piece.start * steps_per_second + 0.5).astype(np.int64)
+    end = np.trunc(piece.end * steps_per_second + 0.5).astype(np.int64)
+    end = np.where(end == start, end + 1, end)
+    if (start < 0).any() or (end < 0).any():
+        raise _PieceRejected("negative time")
+    steps_per_bar = steps_per_quarter * ((4.0 / den) * num)
+    return start, end, steps_per_bar, qpm
+
+
+# -- 5. melody extraction (note-seq melodies_lib.Melody.from_quantized_sequence) -------------------------
+
+
+def melody_from_quantized(pitch, start, end, velocity, is_drum, search_start: int, steps_per_bar: int = STEPS_PER_BAR,
+                          gap_bars: float = 1.0):
+    """One melody of one instrument from ``search_start`` on, exactly as note-seq extracts it.
+
+    Inputs are the instrument's notes (any order). Returns ``(start_step, events)`` with raw events
+    (-2 no event, -1 note off, >=0 pitch), or ``(0, [])`` when no note is found.
+    """
+    sel = np.flatnonzero(start >= search_start)
+    if sel.size == 0:
+        return 0, []
+    order = sel[np.lexsort((-pitch[sel], start[sel]))]
+    first = int(start[order[0]])
+    mel_start = first - (first - search_start) % steps_per_bar
+    events: list[int] = []
+    last_on = -1
+    gap = gap_bars * steps_per_bar
+    for i in order:
+        if is_drum[i] or not velocity[i]:
+            continue
+        s = int(start[i]) - mel_start
+        e = int(end[i]) - mel_start
+        if events:
+            last_off = len(events) - 1  # _add_note always leaves a NOTE_OFF at the end
+            if s == last_on:
+                continue  # keep the highest note of a chord (sorted by pitch descending)
+            if len(events) and s - last_off >= gap:
+                break
+        # _add_note: set_length(e + 1) then write; a later onset truncates the melody
+        if s >= e:
+            raise ValueError("bad note")
+        if len(events) > e + 1:
+            del events[e + 1:]
+        else:
+            events.extend([-2] * (e + 1 - len(events)))
+        events[s] = int(pitch[i])
+        events[e] = -1
+        for k in range(s + 1, e):
+            events[k] = -2
+        last_on = s
+    if not events:
+        return 0, []
+    if events[-1] == -1:  # strip the final NOTE_OFF ...
+        del events[-1]
+    pad = -len(events) % steps_per_bar
+    if pad:
+        # ... but note-seq's Melody.set_length ends a sustained note when it extends a melody on the right,
+        # so the NOTE_OFF comes back unless the melody already ended on a bar line.
+        old_len = len(events)
+        events.extend([-2] * pad)
+        for k in range(old_len - 1, -1, -1):
+            if events[k] == -1:
+                break
+            if events[k] != -2:
+                events[old_len] = -1
+                break
+    return mel_start, events
+
+
+def extract_melodies(pitch, start, end, velocity, program, instrument, is_drum, steps_per_bar: int = STEPS_PER_BAR):
+    """All melodies of a quantized piece (note-seq ``extract_melodies`` with MusicVAE's settings)."""
+    melodies = []
+    for inst in sorted(set(instrument.tolist())):
+        m = instrument == inst
+        p, s, e, v, d = pitch[m], start[m], end[m], velocity[m], is_drum[m]
+        prog = int(program[m][0])
+        search = 0
+        while True:
+            mel_start, events = melody_from_quantized(p, s, e, v, d, search, steps_per_bar)
+            mel_end = mel_start + len(events)
+            search = mel_end + (0 - mel_end) % steps_per_bar
+            if not events:
+                break
+            if len(events) < steps_per_bar:  # min_bars = 1
+                continue
+            if len(events) > MAX_MELODY_STEPS:
+                del events[MAX_MELODY_STEPS - MAX_MELODY_STEPS % steps_per_bar:]
+            if not any(ev >= 0 for ev in events):  # min_unique_pitches = 1
+                continue
+            melodies.append(Melody(int(inst), prog, mel_start, events))
+    return melodies
+
+
+def clean_leading_note_offs(window: np.ndarray) -> np.ndarray:
+    """NOTE_OFFs before a window's first note become NO_EVENT.
+
+    Magenta slices a melody with ``Melody.__getitem__``, which rebuilds a Melody through
+    ``_from_event_list`` and so cleans every window this way (note-seq melodies_lib.py:117).
+    """
+    onsets = np.flatnonzero(window >= 2)
+    head = onsets[0] if onsets.size else window.size
+    if (window[:head] == NOTE_OFF).any():
+        window = window.copy()
+        window[:head] = NO_EVENT
+    return window
+
+
+# -- the whole converter ---------------------------------------------------------------------------------
+
+
+def window_steps(bars: int) -> int:
+    if bars not in (2, 16):
+        raise ValueError(f"bars must be 2 or 16, got {bars}")
+    return bars * STEPS_PER_BAR
+
+
+def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=None) -> ExtractResult:
+    """Windows of a NoteSeq with MusicVAE's converter rules.
+
+    ``valid_programs`` defaults to programs 0..31 for 2 bars and any program for 16 bars, as Magenta's
+    ``cat-mel_2bar_*`` and ``hierdec-mel_16bar`` configs.
+    """
+    n_steps = window_steps(bars)
+    if valid_programs is None and bars == 2:
+        valid_programs = MEL_PROGRAMS
+    reasons: Counter = Counter()
+    if ns.pitch.size == 0:
+        reasons["no notes"] += 1
+        return ExtractResult(source, np.zeros((0, n_steps), np.int64), [], reasons)
+    seen: dict[tuple, dict] = {}
+    n_melodies = 0
+    any_melodic = False
+    for k, (piece, offset) in enumerate(split_on_time_changes(ns)):
+        keep = (piece.pitch >= MIN_PITCH) & (piece.pitch <= MAX_PITCH)
+        if valid_programs is not None:
+            keep &= np.isin(piece.program, np.asarray(list(valid_programs)))
+        piece = piece.take(keep)
+        try:
+            start, end, spb, qpm = quantize(piece)
+        except _PieceRejected as e:
+            reasons[e.reason] += 1
+            continue
+        if spb != STEPS_PER_BAR:
+            reasons["not 16 steps per bar"] += 1
+            continue
+        if not (~piece.is_drum & (piece.velocity > 0)).any():
+            continue
+        any_melodic = True
+        for mel in extract_melodies(piece.pitch, start, end, piece.velocity, piece.program, piece.instrument,
+                                    piece.is_drum, STEPS_PER_BAR):
+            n_melodies += 1
+            enc = mel.encoded()
+            for i in range(n_steps, enc.size + 1, STEPS_PER_BAR):
+                key = tuple(clean_leading_note_offs(enc[i - n_steps:i]).tolist())
+                if key not in seen:
+                    seen[key] = {
+                        "instrument": mel.instrument, "program": mel.program, "piece": k,
+                        "first_bar": (mel.start_step + i - n_steps) // STEPS_PER_BAR,
+                        "piece_offset_s": float(offset), "qpm": float(qpm),
+                    }
+    if not seen:
+        if n_melodies:
+            reasons["melody shorter than window"] += 1
+        elif not reasons or any_melodic:
+            reasons["no melodic notes"] += 1
+    windows = np.array(list(seen), dtype=np.int64).reshape(-1, n_steps)
+    return ExtractResult(source, windows, list(seen.values()), reasons, n_melodies)
+
+
+def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:
+    """Windows of one file (MIDI, ABC, MusicXML, ...). Never raises on a bad file: see ``reasons``."""
+    from .sources import read_source
+
+    window_steps(bars)
+    try:
+        ns = read_source(path, max_bytes=max_bytes)
+    except ExtractionError as e:
+        return ExtractResult(str(path), np.zeros((0, bars * 16), np.int64), [], Counter({e.reason: 1}))
+    return extract_sequence(ns, bars, str(path), valid_programs)
+
+
+def quantize_is_exact(seconds: float, qpm: float) -> bool:
+    """True when a time in seconds falls on the 16th-note grid at ``qpm`` (helper for tests and reports)."""
+    steps = seconds * STEPS_PER_QUARTER * qpm / 60.0
+    return math.isclose(steps, round(steps), abs_tol=1e-9)

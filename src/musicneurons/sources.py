@@ -1,0 +1,137 @@
+"""Reading sources into a :class:`~musicneurons.extract.NoteSeq`.
+
+- MIDI (``.mid``, ``.midi``, ``.kar``): read with pretty_midi exactly as note-seq's
+  ``midi_file_to_note_sequence`` does (the reader behind Magenta's converter), so windows match Magenta's.
+- Scores (``.abc``, ``.xml``, ``.mxl``, ``.musicxml``, ``.krn``): parsed by music21, repeats expanded (as a
+  MIDI rendering would play them), one instrument per part, notes timed at 120 qpm.
+- Folders: searched recursively for those extensions (the Lakh layout ``lmd_full/<x>/<md5>.mid`` included).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .extract import DEFAULT_QPM, ExtractionError, NoteSeq
+
+MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
+SCORE_EXTENSIONS = (".abc", ".xml", ".mxl", ".musicxml", ".krn")
+EXTENSIONS = MIDI_EXTENSIONS + SCORE_EXTENSIONS
+
+
+def find_files(root) -> list[Path]:
+    """Every readable source below ``root`` (a file or a folder), sorted; raises on a missing or empty path."""
+    root = Path(root)
+    if not root.exists():
+        raise FileNotFoundError(f"{root}: no such file or folder")
+    if root.is_file():
+        return [root]
+    files = sorted(
+        Path(dirpath) / name
+        for dirpath, _, names in os.walk(root)
+        for name in names
+        if name.lower().endswith(EXTENSIONS)
+    )
+    if not files:
+        raise FileNotFoundError(f"{root}: folder holds no MIDI/ABC/MusicXML files ({', '.join(EXTENSIONS)})")
+    return files
+
+
+def read_source(path, max_bytes: int = 64 * 2**20) -> NoteSeq:
+    """Read a MIDI or score file; raises :class:`ExtractionError` with a named reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise ExtractionError(path, "file not found")
+    size = path.stat().st_size
+    if size == 0:
+        raise ExtractionError(path, "empty file")
+    if size > max_bytes:
+        raise ExtractionError(path, "file too large", f"{size} bytes > {max_bytes}")
+    if path.suffix.lower() in SCORE_EXTENSIONS:
+        return read_score(path)
+    return read_midi(path.read_bytes(), path)
+
+
+def read_midi(data: bytes, name="<bytes>") -> NoteSeq:
+    """MIDI bytes -> NoteSeq, as note-seq's ``midi_to_note_sequence``."""
+    import pretty_midi
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            pm = pretty_midi.PrettyMIDI(io.BytesIO(data))
+        tempo_times, tempo_qpms = pm.get_tempo_changes()
+    except Exception as e:  # pretty_midi/mido raise many types on corrupt files
+        raise ExtractionError(name, "parse error", f"{type(e).__name__}: {e}"[:200]) from None
+    tss = []
+    for ts in pm.time_signature_changes:
+        if not (0 <= ts.denominator < 2**31):
+            raise ExtractionError(name, "parse error", f"invalid time signature denominator {ts.denominator}")
+        tss.append((float(ts.time), int(ts.numerator), int(ts.denominator)))
+    tempos = [(float(t), float(q)) for t, q in zip(tempo_times, tempo_qpms)]
+    cols = ([], [], [], [], [], [], [])
+    for idx, inst in enumerate(pm.instruments):
+        n = len(inst.notes)
+        if not n:
+            continue
+        arr = np.array([(x.pitch, x.start, x.end, x.velocity) for x in inst.notes], dtype=np.float64)
+        cols[0].append(arr[:, 0].astype(np.int64))
+        cols[1].append(arr[:, 1])
+        cols[2].append(arr[:, 2])
+        cols[3].append(arr[:, 3].astype(np.int64))
+        cols[4].append(np.full(n, inst.program, np.int64))
+        cols[5].append(np.full(n, idx, np.int64))
+        cols[6].append(np.full(n, bool(inst.is_drum)))
+    if not cols[0]:
+        return NoteSeq(*(np.zeros(0, d) for d in (np.int64, float, float, np.int64, np.int64, np.int64, bool)),
+                       tss, tempos)
+    return NoteSeq(*(np.concatenate(c) for c in cols), tss, tempos)
+
+
+def score_to_noteseq(score, qpm: float = DEFAULT_QPM, expand_repeats: bool = True) -> NoteSeq:
+    """A music21 Score/Part -> NoteSeq: one instrument per part, chords keep all pitches, ties merged."""
+    from music21 import chord, meter, note, stream
+
+    if expand_repeats:
+        try:
+            score = score.expandRepeats()
+        except Exception:  # music21 raises on inconsistent repeat marks: keep the score as written
+            pass
+    parts = list(score.parts) if isinstance(score, stream.Score) and score.parts else [score]
+    sec_per_ql = 60.0 / qpm
+    rows, tss = [], set()
+    for idx, part in enumerate(parts):
+        flat = part.stripTies().flatten()
+        for el in flat.notes:
+            if el.duration.quarterLength <= 0:
+                continue  # grace notes
+            start = float(el.offset) * sec_per_ql
+            end = float(el.offset + el.duration.quarterLength) * sec_per_ql
+            pitches = el.pitches if isinstance(el, chord.Chord) else [el.pitch] if isinstance(el, note.Note) else []
+            for p in pitches:
+                rows.append((int(p.midi), start, end, 90, 0, idx, False))
+        for ts in flat.getElementsByClass(meter.TimeSignature):
+            tss.add((float(ts.offset) * sec_per_ql, int(ts.numerator), int(ts.denominator)))
+    return NoteSeq.from_notes(rows, sorted(tss), [(0.0, float(qpm))])
+
+
+def read_score(path) -> NoteSeq:
+    """Parse an ABC/MusicXML/Humdrum file with music21 (the first tune of a multi-tune ABC file)."""
+    import music21
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            parsed = music21.converter.parse(str(path))
+    except Exception as e:
+        raise ExtractionError(path, "parse error", f"{type(e).__name__}: {e}"[:200]) from None
+    if isinstance(parsed, music21.stream.Opus):
+        scores = list(parsed.scores)
+        if not scores:
+            raise ExtractionError(path, "no notes")
+        parsed = scores[0]
+    return score_to_noteseq(parsed)
