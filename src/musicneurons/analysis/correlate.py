@@ -1,0 +1,387 @@
+"""Correlations: music neuron x music neuron, and neuron x symbolic feature.
+
+The primary measure is phik (Baak et al. 2020, the ``phik`` library). ``phik_matrix`` only
+computes the full square matrix of every column pair; here the rectangular latents x features
+block is computed directly: each column is binned exactly as ``phik.binning.bin_edges`` does
+for an interval column (``bins`` uniform bins from min to max), the 2-D contingency table is a
+``np.bincount``, empty rows/columns are dropped (as phik's groupby does) and the value comes
+from ``phik.phik.phik_from_hist2d``. This equals ``phik_matrix(df, interval_cols=all,
+bins=bins)`` cell by cell (tested).
+
+Significance of each phik cell is phik's *asymptotic* test: the G statistic
+(``lambda_="log-likelihood"``) of the same contingency table against independence, with
+``ndof = (rows-1)(cols-1)`` of the non-empty table, as in
+``phik.significance.significance_from_hist2d(..., significance_method="asymptotic")``.
+It is cheap; phik's default "hybrid" method adds Monte-Carlo simulations and is not used.
+
+Cross-checks: Spearman's rho (exact, pairwise-complete rows) and kNN mutual information
+(Kraskov et al., ``sklearn.feature_selection.mutual_info_regression``, ``n_neighbors`` = 3,
+on a random subsample of at most ``mi_max_samples`` rows), both in nats / unitless.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+CATEGORIES = ("P", "R", "M")
+
+
+# --------------------------------------------------------------------------- binning
+def bin_uniform(x, bins: int = 10) -> tuple[np.ndarray, int]:
+    """Bin one column exactly as phik bins an interval column.
+
+    Parameters
+    ----------
+    x : array-like, shape=(n_samples,)
+    bins : int
+        Number of uniform bins between the minimum and maximum of the finite values.
+
+    Returns
+    -------
+    idx : np.ndarray, shape=(n_samples,), int64
+        Bin index in ``0..bins-1``; ``-1`` for NaN.
+    n_bins : int
+        ``bins`` (or 0 if ``x`` has no finite value).
+    """
+    x = np.asarray(x, dtype=float)
+    ok = ~np.isnan(x)
+    idx = np.full(x.shape, -1, dtype=np.int64)
+    if not ok.any():
+        return idx, 0
+    lo, hi = np.min(x[ok]), np.max(x[ok])
+    constant = max(1e-14 * abs(lo), sys.float_info.min)
+    edges = np.linspace(lo - constant, hi, bins + 1)
+    idx[ok] = np.searchsorted(edges, x[ok]) - 1
+    return idx, bins
+
+
+def contingency(ix: np.ndarray, iy: np.ndarray, nx: int, ny: int) -> np.ndarray:
+    """2-D histogram of two binned columns, rows with a -1 dropped, empty rows/cols removed.
+
+    Returns
+    -------
+    np.ndarray, shape=(n_nonempty_x, n_nonempty_y), float
+    """
+    ok = (ix >= 0) & (iy >= 0)
+    h = np.bincount(ix[ok] * ny + iy[ok], minlength=nx * ny).reshape(nx, ny).astype(float)
+    return h[h.sum(axis=1) > 0][:, h.sum(axis=0) > 0]
+
+
+def _phik_and_significance(h: np.ndarray, noise_correction: bool, significance: bool):
+    from phik.phik import phik_from_hist2d
+    from phik.significance import significance_from_hist2d
+
+    if min(h.shape) < 2:
+        return np.nan, np.nan, np.nan
+    value = phik_from_hist2d(h, noise_correction=noise_correction)
+    if not significance:
+        return value, np.nan, np.nan
+    p, z = significance_from_hist2d(h, lambda_="log-likelihood", significance_method="asymptotic")
+    return value, p, z
+
+
+def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance: bool = True):
+    """phik between every column of ``X`` and every column of ``Y`` (all interval columns).
+
+    Parameters
+    ----------
+    X : array-like, shape=(n_samples, n_x)
+    Y : array-like, shape=(n_samples, n_y)
+        May hold NaN; those rows are dropped pairwise.
+    bins : int
+        Uniform bins per column (phik's ``bins`` for interval columns).
+    noise_correction : bool
+        phik's noise pedestal correction.
+    significance : bool
+        Also compute the asymptotic G-test p-value and Z per cell.
+
+    Returns
+    -------
+    phik, pvalue, z : np.ndarray, each shape=(n_x, n_y)
+        ``pvalue`` and ``z`` are NaN when ``significance`` is False. A cell is NaN when either
+        column has fewer than two occupied bins.
+    """
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
+        raise ValueError(f"X and Y must be 2-D with the same rows, got {X.shape} and {Y.shape}")
+    bx = [bin_uniform(X[:, i], bins) for i in range(X.shape[1])]
+    by = [bin_uniform(Y[:, j], bins) for j in range(Y.shape[1])]
+    out = np.full((3, X.shape[1], Y.shape[1]), np.nan)
+    for i, (ix, nx) in enumerate(bx):
+        for j, (iy, ny) in enumerate(by):
+            if nx == 0 or ny == 0:
+                continue
+            h = contingency(ix, iy, nx, ny)
+            out[:, i, j] = _phik_and_significance(h, noise_correction, significance)
+    return out[0], out[1], out[2]
+
+
+def phik_square(X, bins: int = 10, noise_correction: bool = True) -> np.ndarray:
+    """Symmetric phik matrix among the columns of ``X`` (diagonal 1), shape=(n_x, n_x)."""
+    X = np.asarray(X, dtype=float)
+    n = X.shape[1]
+    b = [bin_uniform(X[:, i], bins) for i in range(n)]
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            h = contingency(b[i][0], b[j][0], b[i][1], b[j][1])
+            out[i, j] = out[j, i] = _phik_and_significance(h, noise_correction, False)[0]
+    return out
+
+
+# ------------------------------------------------------------------ cross-checks
+def _nan_groups(Y: np.ndarray):
+    """Group the columns of Y by their NaN pattern: yields (row_mask, column_indices)."""
+    groups: dict[bytes, list[int]] = {}
+    masks: dict[bytes, np.ndarray] = {}
+    for j in range(Y.shape[1]):
+        m = ~np.isnan(Y[:, j])
+        key = np.packbits(m).tobytes()
+        groups.setdefault(key, []).append(j)
+        masks[key] = m
+    for key, cols in groups.items():
+        yield masks[key], cols
+
+
+def _pearson_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+    A = A - A.mean(axis=0)
+    B = B - B.mean(axis=0)
+    na = np.sqrt((A**2).sum(axis=0))
+    nb = np.sqrt((B**2).sum(axis=0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (A.T @ B) / np.outer(na, nb)
+    r[~np.isfinite(r)] = np.nan
+    return r
+
+
+def pearson_rect(X, Y) -> np.ndarray:
+    """Pearson r between columns of X and Y, NaN rows of Y dropped pairwise. shape=(n_x, n_y)."""
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    for m, cols in _nan_groups(Y):
+        if m.sum() >= 3:
+            out[:, cols] = _pearson_block(X[m], Y[m][:, cols])
+    return out
+
+
+def spearman_rect(X, Y) -> np.ndarray:
+    """Spearman rho (average ranks for ties) between columns of X and Y. shape=(n_x, n_y)."""
+    from scipy.stats import rankdata
+
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    for m, cols in _nan_groups(Y):
+        if m.sum() >= 3:
+            out[:, cols] = _pearson_block(rankdata(X[m], axis=0), rankdata(Y[m][:, cols], axis=0))
+    return out
+
+
+def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000, random_state: int = 0):
+    """kNN mutual information (nats) between columns of X and each column of Y.
+
+    Kraskov estimator from ``sklearn.feature_selection.mutual_info_regression`` on at most
+    ``max_samples`` randomly chosen rows (with NaN rows of that feature removed).
+
+    Returns
+    -------
+    np.ndarray, shape=(n_x, n_y)
+    """
+    from sklearn.feature_selection import mutual_info_regression
+
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    rng = np.random.default_rng(random_state)
+    out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    for m, cols in _nan_groups(Y):
+        rows = np.flatnonzero(m)
+        if max_samples is not None and rows.size > max_samples:
+            rows = np.sort(rng.choice(rows, max_samples, replace=False))
+        if rows.size <= n_neighbors + 1:
+            continue
+        for j in cols:
+            out[:, j] = mutual_info_regression(
+                X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state
+            )
+    return out
+
+
+# -------------------------------------------------------------------- utilities
+def constant_columns(features: pd.DataFrame) -> list[str]:
+    """Names of columns with fewer than two distinct non-NaN values."""
+    return [str(c) for c in features.columns if features[c].nunique(dropna=True) < 2]
+
+
+def neuron_correlations(mu, neurons: Sequence[int] | None = None, bins: int = 10) -> dict[str, pd.DataFrame]:
+    """Pearson and phik among music neurons.
+
+    Parameters
+    ----------
+    mu : array-like, shape=(n_samples, n_dims)
+    neurons : sequence of int, optional
+        Latent indices to use (e.g. ``profile.order_``); default all columns.
+
+    Returns
+    -------
+    dict
+        ``pearson`` and ``phik``: DataFrames indexed and labelled by latent index;
+        ``settings``: the phik binning used.
+    """
+    mu = np.asarray(mu, dtype=float)
+    neurons = np.arange(mu.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
+    sub = mu[:, neurons]
+    labels = pd.Index([int(n) for n in neurons], name="latent_index")
+    pear = np.corrcoef(sub, rowvar=False) if sub.shape[1] > 1 else np.ones((1, 1))
+    return {
+        "pearson": pd.DataFrame(pear, index=labels, columns=labels),
+        "phik": pd.DataFrame(phik_square(sub, bins=bins), index=labels, columns=labels),
+        "settings": {"phik_bins": bins, "phik_binning": "uniform min..max per column, all interval"},
+    }
+
+
+# -------------------------------------------------------------------- estimator
+class NeuronFeatureCorrelation:
+    """Neuron x feature correlations: phik with significance, Spearman and MI cross-checks.
+
+    Parameters
+    ----------
+    bins : int
+        Uniform phik bins per column (features and neurons all declared interval).
+    noise_correction : bool
+        phik's noise pedestal correction.
+    significance : bool
+        Compute phik's asymptotic G-test significance (p-value, Z) per cell.
+    cross_checks : bool
+        Also compute Spearman rho and kNN mutual information.
+    mi_neighbors, mi_max_samples : int
+        Settings of the kNN MI estimator.
+    top_k : int
+        Number of top features listed per neuron.
+    random_state : int
+
+    Attributes
+    ----------
+    neurons_ : np.ndarray, shape=(n_neurons,)
+        Latent indices of the analysed columns, in the order given.
+    feature_names_ : list of str
+        Features kept (non-constant).
+    dropped_constant_ : list of str
+        Features constant (or all NaN) over the data, dropped.
+    phik_, pvalue_, z_, spearman_, mi_ : pd.DataFrame, shape=(n_neurons, n_features)
+        Indexed by latent index, columns by feature id.
+    top_features_ : pd.DataFrame
+        Long table: latent_index, rank, feature, category, phik, z, spearman.
+    category_max_ : pd.DataFrame, shape=(n_neurons, n_categories)
+        Per neuron the largest phik within each category.
+    dominant_category_ : pd.Series
+        Per neuron the category holding its largest phik.
+    category_neurons_ : dict
+        Per category the neurons dominated by it, strongest first.
+    settings_ : dict
+    """
+
+    def __init__(self, bins: int = 10, noise_correction: bool = True, significance: bool = True,
+                 cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 5000,
+                 top_k: int = 5, random_state: int = 0):
+        self.bins = bins
+        self.noise_correction = noise_correction
+        self.significance = significance
+        self.cross_checks = cross_checks
+        self.mi_neighbors = mi_neighbors
+        self.mi_max_samples = mi_max_samples
+        self.top_k = top_k
+        self.random_state = random_state
+
+    def fit(self, mu, features: pd.DataFrame, categories: Mapping[str, str], neurons=None):
+        """Correlate latent columns with features.
+
+        Parameters
+        ----------
+        mu : array-like, shape=(n_samples, n_dims)
+        features : pd.DataFrame, shape=(n_samples, n_features)
+            Columns named by feature id ("P10", "R2", ...); NaN allowed.
+        categories : mapping
+            Feature id -> "P" | "R" | "M". Ids not in it get category "?".
+        neurons : sequence of int, optional
+            Latent indices to analyse (default all columns of ``mu``).
+        """
+        mu = np.asarray(mu, dtype=float)
+        if not isinstance(features, pd.DataFrame):
+            raise TypeError("features must be a pandas DataFrame with feature ids as columns")
+        if len(features) != mu.shape[0]:
+            raise ValueError(f"mu has {mu.shape[0]} rows but features has {len(features)}")
+        self.neurons_ = np.arange(mu.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
+        feats = features.copy()
+        feats.columns = [str(c) for c in feats.columns]
+        feats = feats.apply(pd.to_numeric, errors="coerce")
+        self.dropped_constant_ = constant_columns(feats)
+        feats = feats.drop(columns=self.dropped_constant_)
+        self.feature_names_ = list(feats.columns)
+        self.categories_ = {f: str(categories.get(f, "?")) for f in self.feature_names_}
+        X = mu[:, self.neurons_]
+        Y = feats.to_numpy(dtype=float)
+        idx = pd.Index([int(n) for n in self.neurons_], name="latent_index")
+        cols = pd.Index(self.feature_names_, name="feature")
+
+        def frame(a):
+            return pd.DataFrame(a, index=idx, columns=cols)
+
+        ph, p, z = phik_rect(X, Y, bins=self.bins, noise_correction=self.noise_correction,
+                             significance=self.significance)
+        self.phik_, self.pvalue_, self.z_ = frame(ph), frame(p), frame(z)
+        nan = np.full_like(ph, np.nan)
+        self.spearman_ = frame(spearman_rect(X, Y) if self.cross_checks else nan)
+        self.mi_ = frame(mutual_info_rect(X, Y, self.mi_neighbors, self.mi_max_samples, self.random_state)
+                         if self.cross_checks else nan)
+        self._summaries()
+        self.settings_ = {
+            "phik_bins": self.bins,
+            "phik_binning": "uniform, min..max of each column (phik interval binning)",
+            "phik_noise_correction": self.noise_correction,
+            "significance": "phik asymptotic G-test (log-likelihood), ndof=(r-1)(c-1)" if self.significance else None,
+            "spearman": "scipy rankdata (average ties), pairwise-complete rows" if self.cross_checks else None,
+            "mutual_information": (f"kNN (Kraskov, sklearn mutual_info_regression), n_neighbors={self.mi_neighbors}, "
+                                   f"max_samples={self.mi_max_samples}, nats") if self.cross_checks else None,
+            "dropped_constant_features": list(self.dropped_constant_),
+            "n_samples": int(mu.shape[0]),
+        }
+        return self
+
+    def _summaries(self):
+        ph = self.phik_
+        rows = []
+        for n in ph.index:
+            s = ph.loc[n].dropna().sort_values(ascending=False, kind="stable")
+            for r, (f, v) in enumerate(s.iloc[: self.top_k].items(), start=1):
+                rows.append({"latent_index": int(n), "rank": r, "feature": f, "category": self.categories_[f],
+                             "phik": float(v), "z": float(self.z_.loc[n, f]),
+                             "spearman": float(self.spearman_.loc[n, f])})
+        self.top_features_ = pd.DataFrame(rows, columns=["latent_index", "rank", "feature", "category",
+                                                         "phik", "z", "spearman"])
+        cats = sorted(set(self.categories_.values()), key=lambda c: (c not in CATEGORIES, CATEGORIES.index(c) if c in CATEGORIES else 0, c))
+        cm = pd.DataFrame(index=ph.index, columns=pd.Index(cats, name="category"), dtype=float)
+        for c in cats:
+            fs = [f for f in self.feature_names_ if self.categories_[f] == c]
+            cm[c] = ph[fs].max(axis=1, skipna=True)
+        self.category_max_ = cm
+        dom = cm.fillna(-np.inf).idxmax(axis=1)
+        dom[cm.isna().all(axis=1)] = None
+        self.dominant_category_ = dom
+        self.category_neurons_ = {
+            c: [int(n) for n in cm.loc[dom == c, c].sort_values(ascending=False, kind="stable").index]
+            for c in cats
+        }
+
+    def top_feature(self, latent_index: int) -> tuple[str | None, float]:
+        """The feature with the largest phik for one neuron, and that phik."""
+        s = self.phik_.loc[int(latent_index)].dropna()
+        if s.empty:
+            return None, float("nan")
+        f = s.idxmax()
+        return str(f), float(s[f])

@@ -1,0 +1,227 @@
+"""Neuron profile: which latent dims are music neurons and which are noise neurons.
+
+Per dim ``d`` over the inputs: mean and std of mu, the mean sigma, the mean KL of
+``N(mu, sigma^2)`` to the prior ``N(0, 1)``, and Burda et al. (2016)'s activity
+``A_d = Var_x(E_q[z_d | x]) = Var_x(mu_d)`` (a unit is *active* when ``A_d > 0.01``).
+
+A dim is a music neuron when its mean sigma is below ``sigma_threshold``. The default
+threshold rule ("auto"):
+
+1. Fit 1- and 2-component Gaussian mixtures to ``log(mean sigma)`` over the dims.
+2. The distribution is called bimodal when the 2-component BIC is lower and the two fitted
+   modes are separated by Ashman's D > 2 (``D = sqrt(2)|m1-m2| / sqrt(s1^2+s2^2)``).
+3. If bimodal, the threshold is placed at the geometric midpoint of the largest gap between
+   consecutive sorted mean-sigma values lying between the two modes.
+4. Otherwise the fixed ``fallback_threshold`` (0.8) is used.
+
+``threshold_rule_`` says which rule fired; a float ``sigma_threshold`` is used as given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+ORDER_KEYS = ("var_mu", "mean_sigma", "kl")
+BURDA_ACTIVITY_THRESHOLD = 0.01
+
+
+def kl_to_prior(mu, sigma) -> np.ndarray:
+    """KL( N(mu, sigma^2) || N(0, 1) ) per element, same shape as ``mu``."""
+    mu = np.asarray(mu, dtype=float)
+    s2 = np.asarray(sigma, dtype=float) ** 2
+    return 0.5 * (mu**2 + s2 - 1.0 - np.log(s2))
+
+
+def ashman_d(m1: float, s1: float, m2: float, s2: float) -> float:
+    """Ashman's D separation of two Gaussian modes (D > 2: clean separation)."""
+    return float(np.sqrt(2.0) * abs(m1 - m2) / np.sqrt(s1**2 + s2**2 + 1e-300))
+
+
+def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_ashman_d: float = 2.0,
+                         random_state: int = 0) -> tuple[float, dict]:
+    """The "auto" threshold rule (see the module docstring).
+
+    Parameters
+    ----------
+    mean_sigma : array-like, shape=(n_dims,)
+
+    Returns
+    -------
+    threshold : float
+    rule : dict
+        ``{"rule": "gap" | "fallback", "reason": str, ...}`` with the fitted modes.
+    """
+    from sklearn.mixture import GaussianMixture
+
+    s = np.asarray(mean_sigma, dtype=float)
+    x = np.log(np.clip(s, 1e-12, None)).reshape(-1, 1)
+    fb = {"rule": "fallback", "threshold": float(fallback)}
+    if x.shape[0] < 4 or np.ptp(x) < 1e-9:
+        return float(fallback), {**fb, "reason": "too few or identical mean-sigma values"}
+    g1 = GaussianMixture(1, random_state=random_state).fit(x)
+    g2 = GaussianMixture(2, n_init=3, random_state=random_state).fit(x)
+    bic1, bic2 = g1.bic(x), g2.bic(x)
+    m = g2.means_.ravel()
+    sd = np.sqrt(g2.covariances_.ravel())
+    lo, hi = np.argsort(m)
+    d = ashman_d(m[lo], sd[lo], m[hi], sd[hi])
+    info = {"bic_1": float(bic1), "bic_2": float(bic2), "ashman_d": d,
+            "modes_sigma": [float(np.exp(m[lo])), float(np.exp(m[hi]))]}
+    if not (bic2 < bic1 and d > min_ashman_d):
+        why = "1-component BIC lower" if bic2 >= bic1 else f"Ashman D {d:.2f} <= {min_ashman_d}"
+        return float(fallback), {**fb, **info, "reason": f"not bimodal ({why})"}
+    xs = np.sort(x.ravel())
+    mid = (xs[:-1] + xs[1:]) / 2
+    gaps = np.diff(xs)
+    between = (mid >= m[lo]) & (mid <= m[hi])
+    if not between.any():
+        return float(fallback), {**fb, **info, "reason": "no gap between the two modes"}
+    k = np.flatnonzero(between)[np.argmax(gaps[between])]
+    thr = float(np.exp(mid[k]))
+    return thr, {"rule": "gap", "threshold": thr, **info,
+                 "gap_sigma": [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))],
+                 "reason": f"bimodal log mean-sigma (BIC2 < BIC1, Ashman D {d:.2f} > {min_ashman_d}); "
+                           f"threshold at the geometric middle of the largest gap between the modes"}
+
+
+class NeuronProfile:
+    """Per-dim statistics of an encoder's posterior and the music/noise split.
+
+    Parameters
+    ----------
+    sigma_threshold : "auto" or float
+        Music neurons have mean sigma below it. "auto": see the module docstring.
+    fallback_threshold : float
+        Used by "auto" when mean sigma is not bimodal.
+    order_by : {"var_mu", "mean_sigma", "kl"}
+        Ranking of music neurons (rank 1 = largest var of mu / smallest mean sigma / largest KL).
+    n_bootstrap : int
+        Bootstrap resamples of the inputs for the confidence interval of the count (0: none).
+    ci : float
+        Confidence level of the percentile bootstrap interval.
+    random_state : int
+
+    Attributes
+    ----------
+    n_samples_, n_dims_ : int
+    mean_mu_, std_mu_, var_mu_, mean_sigma_, kl_, active_variance_ : np.ndarray, shape=(n_dims,)
+    active_mask_ : np.ndarray of bool, Burda activity > 0.01
+    sigma_threshold_ : float
+    threshold_rule_ : dict, which rule fired and why
+    music_mask_ : np.ndarray of bool, shape=(n_dims,)
+    n_music_ : int
+    order_ : np.ndarray, latent indices of music neurons, rank 1 first
+    n_music_ci_ : tuple (low, high) or None
+    n_music_bootstrap_ : np.ndarray, shape=(n_bootstrap,)
+    settings_ : dict
+    """
+
+    def __init__(self, sigma_threshold="auto", fallback_threshold: float = 0.8, order_by: str = "var_mu",
+                 n_bootstrap: int = 200, ci: float = 0.95, random_state: int = 0):
+        self.sigma_threshold = sigma_threshold
+        self.fallback_threshold = fallback_threshold
+        self.order_by = order_by
+        self.n_bootstrap = n_bootstrap
+        self.ci = ci
+        self.random_state = random_state
+
+    def _threshold(self, mean_sigma):
+        if isinstance(self.sigma_threshold, str):
+            if self.sigma_threshold != "auto":
+                raise ValueError(f"sigma_threshold must be 'auto' or a float, got {self.sigma_threshold!r}")
+            return sigma_threshold_auto(mean_sigma, self.fallback_threshold, random_state=self.random_state)
+        t = float(self.sigma_threshold)
+        return t, {"rule": "fixed", "threshold": t, "reason": "given by the user"}
+
+    def fit(self, mu, sigma):
+        """Profile the latents.
+
+        Parameters
+        ----------
+        mu, sigma : array-like, shape=(n_samples, n_dims)
+            Posterior means and standard deviations (not log-variances) per input.
+        """
+        mu = np.asarray(mu, dtype=float)
+        sigma = np.asarray(sigma, dtype=float)
+        if mu.ndim != 2 or mu.shape != sigma.shape:
+            raise ValueError(f"mu and sigma must be 2-D of equal shape, got {mu.shape} and {sigma.shape}")
+        if mu.shape[0] < 2:
+            raise ValueError("need at least 2 inputs to profile neurons")
+        if np.any(sigma <= 0) or not np.all(np.isfinite(sigma)):
+            raise ValueError("sigma must be finite and > 0 (pass standard deviations, not log-variances)")
+        if self.order_by not in ORDER_KEYS:
+            raise ValueError(f"order_by must be one of {ORDER_KEYS}, got {self.order_by!r}")
+        self.n_samples_, self.n_dims_ = mu.shape
+        self.mean_mu_ = mu.mean(axis=0)
+        self.std_mu_ = mu.std(axis=0)
+        self.var_mu_ = mu.var(axis=0)
+        self.mean_sigma_ = sigma.mean(axis=0)
+        self.kl_ = kl_to_prior(mu, sigma).mean(axis=0)
+        self.active_variance_ = self.var_mu_.copy()
+        self.active_mask_ = self.active_variance_ > BURDA_ACTIVITY_THRESHOLD
+        self.sigma_threshold_, self.threshold_rule_ = self._threshold(self.mean_sigma_)
+        self.music_mask_ = self.mean_sigma_ < self.sigma_threshold_
+        self.n_music_ = int(self.music_mask_.sum())
+        self.order_ = self.ranking(self.order_by)
+        self._bootstrap(sigma)
+        self.settings_ = {
+            "sigma_threshold": self.sigma_threshold_,
+            "sigma_threshold_rule": self.threshold_rule_["rule"],
+            "sigma_threshold_reason": self.threshold_rule_["reason"],
+            "order_by": self.order_by,
+            "burda_activity_threshold": BURDA_ACTIVITY_THRESHOLD,
+            "n_bootstrap": self.n_bootstrap,
+            "ci": self.ci,
+            "n_samples": int(self.n_samples_),
+        }
+        return self
+
+    def _bootstrap(self, sigma):
+        self.n_music_bootstrap_ = np.zeros(0, dtype=int)
+        self.n_music_ci_ = None
+        if not self.n_bootstrap:
+            return
+        rng = np.random.default_rng(self.random_state)
+        counts = np.empty(self.n_bootstrap, dtype=int)
+        for b in range(self.n_bootstrap):
+            ms = sigma[rng.integers(0, sigma.shape[0], sigma.shape[0])].mean(axis=0)
+            t, _ = self._threshold(ms)
+            counts[b] = int((ms < t).sum())
+        a = (1 - self.ci) / 2
+        self.n_music_bootstrap_ = counts
+        self.n_music_ci_ = (int(np.floor(np.quantile(counts, a))), int(np.ceil(np.quantile(counts, 1 - a))))
+
+    def ranking(self, by: str = "var_mu") -> np.ndarray:
+        """Latent indices of the music neurons, rank 1 first, by "var_mu", "mean_sigma" or "kl"."""
+        key = {"var_mu": -self.var_mu_, "mean_sigma": self.mean_sigma_, "kl": -self.kl_}[by]
+        idx = np.flatnonzero(self.music_mask_)
+        return idx[np.argsort(key[idx], kind="stable")]
+
+    def table(self, by: str | None = None, music_only: bool = True) -> pd.DataFrame:
+        """Per-neuron statistics with rank (1 = most important) and raw latent index side by side."""
+        order = self.ranking(by or self.order_by)
+        rank = np.zeros(self.n_dims_, dtype=int)
+        rank[order] = np.arange(1, order.size + 1)
+        df = pd.DataFrame({
+            "rank": rank, "latent_index": np.arange(self.n_dims_), "var_mu": self.var_mu_,
+            "std_mu": self.std_mu_, "mean_mu": self.mean_mu_, "mean_sigma": self.mean_sigma_,
+            "kl": self.kl_, "active_variance": self.active_variance_, "music": self.music_mask_,
+        })
+        if music_only:
+            return df.iloc[order].reset_index(drop=True)
+        rest = np.setdiff1d(np.arange(self.n_dims_), order)
+        return pd.concat([df.iloc[order], df.iloc[rest]]).reset_index(drop=True)
+
+    def sweep(self, thresholds=None) -> pd.DataFrame:
+        """Number of music neurons for each sigma threshold (default 0.1..1.0 by 0.05)."""
+        th = np.round(np.arange(0.1, 1.0001, 0.05), 4) if thresholds is None else np.asarray(thresholds, float)
+        return pd.DataFrame({"sigma_threshold": th,
+                             "n_music": [int((self.mean_sigma_ < t).sum()) for t in th]})
+
+    def describe(self) -> str:
+        """One line with the threshold, the rule that fired and the count."""
+        ci = f" (bootstrap {int(self.ci * 100)}% CI {self.n_music_ci_[0]}-{self.n_music_ci_[1]})" if self.n_music_ci_ else ""
+        return (f"{self.n_music_} music neurons of {self.n_dims_}{ci}: mean sigma < {self.sigma_threshold_:.4g} "
+                f"[rule {self.threshold_rule_['rule']}: {self.threshold_rule_['reason']}]; "
+                f"ranked by {self.order_by}")
