@@ -1,0 +1,117 @@
+"""Symbolic-music features of melody windows: music21's jSymbolic P/R/M features plus the
+MusicVAE and AR-VAE attributes, from a trusted reference backend (music21) or a vectorized
+native backend that gives the same numbers.
+
+>>> df = compute_features(events)                      # (n_windows, T) int events -> DataFrame
+>>> df, why = compute_features(events, return_reasons=True)   # why: window, feature, reason
+>>> open("features.catalog.json", "w").write(catalog_json())
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from musicneurons.features.catalog import (
+    VECTOR_IDS,
+    catalog,
+    catalog_json,
+    feature_ids,
+    jsymbolic_ids,
+)
+from musicneurons.features.music21_backend import extract_music21, to_music21
+from musicneurons.features.native import compute_native
+from musicneurons.melody import validate_events
+
+__all__ = ["compute_features", "catalog", "catalog_json", "feature_ids", "to_music21"]
+
+BACKENDS = ("native", "music21")
+_VECTOR_DIMS = {"M1": 128, "P19": 128, "P20": 12, "P21": 12}
+
+
+def compute_features(events, backend: str = "native", workers: int = 1, progress: bool = True,
+                     vectors: bool = False, return_reasons: bool = False, chunk: int = 8192):
+    """Catalog features of melody windows, one row per window in input order.
+
+    Parameters
+    ----------
+    events : array, shape=(n_windows, T), int
+        90-class melody events (see :mod:`musicneurons.melody`).
+    backend : {"native", "music21"}
+        ``native``: vectorized numpy (fast). ``music21``: music21's own extractors on
+        :func:`to_music21` streams (the reference; ~3 ms per 2-bar window per process).
+        The MusicVAE / AR-VAE attribute columns are not music21 features and are computed
+        natively by both backends.
+    workers : int
+        processes for the music21 backend (the native backend runs in this process).
+    progress : bool
+        show a progress bar.
+    vectors : bool
+        add the expanded vector features (M1_0..M1_127, P19_*, P20_*, P21_*).
+    return_reasons : bool
+        also return a DataFrame (window, feature, reason) naming why each NaN cell is NaN.
+
+    Returns
+    -------
+    pandas.DataFrame, shape=(n_windows, n_features), float64
+        columns = :func:`feature_ids` ``(vectors)``; NaN where a feature is undefined.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    ev = validate_events(events)
+    if ev.ndim != 2:
+        raise ValueError(f"events must have shape (n_windows, T), got {ev.shape}")
+    cols = feature_ids(vectors)
+    n = ev.shape[0]
+    data: dict[str, np.ndarray] = {}
+    reason_rows: list[tuple[int, str, str]] = []
+
+    starts = range(0, n, chunk)
+    bar = None
+    if progress and backend == "native" and n > chunk:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc="native features", unit="win")
+    parts = []
+    for s in starts:
+        vals, why = compute_native(ev[s:s + chunk], vectors=vectors)
+        parts.append(vals)
+        for fid, (mask, reason) in why.items():
+            for w in np.flatnonzero(mask):
+                reason_rows.append((s + int(w), fid, reason))
+        if bar is not None:
+            bar.update(min(chunk, n - s))
+    if bar is not None:
+        bar.close()
+    for c in cols:
+        data[c] = np.concatenate([p[c] for p in parts]) if parts else np.zeros(0)
+
+    if backend == "music21":
+        ids = jsymbolic_ids(vectors)
+        dims = [_VECTOR_DIMS.get(i, 1) for i in ids]
+        values, m21_reasons = extract_music21(ev, ids, dims, workers=workers, progress=progress)
+        m21_cols = [f"{i}_{k}" for i, d in zip(ids, dims) for k in range(d)] if vectors else None
+        col = 0
+        for i, d in zip(ids, dims):
+            names = [i] if d == 1 else m21_cols[col:col + d]
+            for k, name in enumerate(names):
+                data[name] = values[:, col + k]
+            col += d
+        jsym = set(ids) | {c for c in cols if c.split("_")[0] in VECTOR_IDS}
+        reason_rows = [r for r in reason_rows if r[1] not in jsym]
+        offset_to_id = {}
+        col = 0
+        for i, d in zip(ids, dims):
+            offset_to_id[col] = (i, d)
+            col += d
+        for w, c, fid, msg in m21_reasons:
+            _, d = offset_to_id[c]
+            for name in ([fid] if d == 1 else [f"{fid}_{k}" for k in range(d)]):
+                reason_rows.append((w, name, msg))
+
+    df = pd.DataFrame({c: data[c] for c in cols}, columns=cols)
+    if not return_reasons:
+        return df
+    reasons = pd.DataFrame(reason_rows, columns=["window", "feature", "reason"])
+    reasons = reasons.sort_values(["window", "feature"], kind="stable").reset_index(drop=True)
+    return df, reasons
