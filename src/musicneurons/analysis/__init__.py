@@ -1,0 +1,28 @@
+"""Torch-free analysis of a latent space: arrays in, estimators (sklearn style), tables out.
+
+Modules: ``neurons`` (music/noise split), ``correlate`` (phik, Spearman, MI), ``attributes``
+(attribute vectors), ``activation`` (real vs random), ``intervene`` (traversals, ablations via
+callables), ``metrics`` (MIG, SAP, DCI, Interpretability, total correlation), ``twinkle``
+(the running example), ``summary`` (one-call analysis and its JSON summary), ``synthetic``
+(planted latents for tests and demos).
+"""
+
+from .activation import RealRandomDetector, count_activated, key_neuron_histograms
+from .attributes import AttributeVectors, attribute_vector
+from .correlate import NeuronFeatureCorrelation, neuron_correlations, phik_rect, phik_square
+from .intervene import NeuronAblation, Traversal, ablate_noise, reconstruction_accuracy
+from .metrics import (dci, dci_from_importance, disentanglement_report, gaussian_total_correlation,
+                      interpretability, mig, sap)
+from .neurons import NeuronProfile, kl_to_prior, sigma_threshold_auto
+from .summary import LatentAnalysis, analyze_latents, summarize, summarize_model, to_jsonable
+from .synthetic import PlantedLatents, make_planted_latents
+from .twinkle import twinkle_events, twinkle_table
+
+__all__ = [
+    "AttributeVectors", "LatentAnalysis", "NeuronAblation", "NeuronFeatureCorrelation", "NeuronProfile",
+    "PlantedLatents", "RealRandomDetector", "Traversal", "ablate_noise", "analyze_latents", "attribute_vector",
+    "count_activated", "dci", "dci_from_importance", "disentanglement_report", "gaussian_total_correlation",
+    "interpretability", "key_neuron_histograms", "kl_to_prior", "make_planted_latents", "mig",
+    "neuron_correlations", "phik_rect", "phik_square", "reconstruction_accuracy", "sap",
+    "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_table",
+]

@@ -1,0 +1,213 @@
+"""Interventions on the latent code: traversals and ablations, model-agnostic.
+
+Everything takes callables, so no model (and no torch) is needed here:
+
+- ``decode_fn(z) -> events``: ``z`` shape=(n, n_dims) float -> events shape=(n, T) int,
+  decoded greedily (argmax) by the caller's model.
+- ``features_fn(events) -> pd.DataFrame`` shape=(n, n_features), columns feature ids.
+
+Reconstruction accuracy is the per-step accuracy: the fraction of the ``T`` steps of all
+windows whose decoded event equals the input event.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import pandas as pd
+
+DecodeFn = Callable[[np.ndarray], np.ndarray]
+FeaturesFn = Callable[[np.ndarray], pd.DataFrame]
+
+
+def _decode(decode_fn: DecodeFn, z: np.ndarray, batch_size: int | None) -> np.ndarray:
+    if batch_size is None or z.shape[0] <= batch_size:
+        out = np.asarray(decode_fn(z))
+    else:
+        out = np.concatenate([np.asarray(decode_fn(z[i:i + batch_size]))
+                              for i in range(0, z.shape[0], batch_size)])
+    if out.ndim != 2 or out.shape[0] != z.shape[0]:
+        raise ValueError(f"decode_fn must return events of shape (n, T); got {out.shape} for n={z.shape[0]}")
+    return out
+
+
+def _features(features_fn: FeaturesFn, events: np.ndarray) -> pd.DataFrame:
+    f = features_fn(events)
+    if not isinstance(f, pd.DataFrame) or len(f) != events.shape[0]:
+        raise ValueError("features_fn must return a pandas DataFrame with one row per window")
+    f = f.apply(pd.to_numeric, errors="coerce").reset_index(drop=True)
+    f.columns = [str(c) for c in f.columns]
+    return f
+
+
+def reconstruction_accuracy(events_true, events_pred) -> float:
+    """Per-step accuracy: fraction of equal events over all windows and steps.
+
+    Parameters
+    ----------
+    events_true, events_pred : array-like, shape=(n_samples, T)
+    """
+    a = np.asarray(events_true)
+    b = np.asarray(events_pred)
+    if a.shape != b.shape:
+        raise ValueError(f"events shapes differ: {a.shape} vs {b.shape}")
+    return float((a == b).mean())
+
+
+def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0,
+                 batch_size: int | None = 512) -> dict:
+    """Reconstruction with all noise neurons set to ``value`` (the prior mean 0) vs unablated.
+
+    Parameters
+    ----------
+    events : array-like, shape=(n_samples, T), the inputs
+    mu : array-like, shape=(n_samples, n_dims), their posterior means (decoded as z)
+    noise_mask : array-like of bool, shape=(n_dims,)
+
+    Returns
+    -------
+    dict
+        ``recon_accuracy_full``, ``recon_accuracy_noise_zeroed``, ``agreement`` (per-step
+        accuracy between the two decodes), ``n_samples``, ``n_ablated_dims``, ``ablation_value``.
+    """
+    ev = np.asarray(events)
+    z = np.asarray(mu, dtype=float)
+    m = np.asarray(noise_mask, dtype=bool)
+    if ev.shape[0] != z.shape[0] or m.shape != (z.shape[1],):
+        raise ValueError(f"events {ev.shape}, mu {z.shape} and noise_mask {m.shape} do not match")
+    full = _decode(decode_fn, z, batch_size)
+    za = z.copy()
+    za[:, m] = value
+    abl = _decode(decode_fn, za, batch_size)
+    return {"recon_accuracy_full": reconstruction_accuracy(ev, full),
+            "recon_accuracy_noise_zeroed": reconstruction_accuracy(ev, abl),
+            "agreement": reconstruction_accuracy(full, abl),
+            "n_samples": int(ev.shape[0]), "n_ablated_dims": int(m.sum()), "ablation_value": float(value),
+            "accuracy": "per-step accuracy over all windows and steps, greedy decode of mu"}
+
+
+class Traversal:
+    """Response curves: sweep one neuron over its observed range, others held at each melody's mu.
+
+    Parameters
+    ----------
+    n_values : int
+        Grid points per neuron.
+    quantiles : (float, float)
+        The range swept is these quantiles of the neuron's mu over the population.
+    batch_size : int or None
+        Largest batch passed to ``decode_fn``.
+
+    Attributes
+    ----------
+    grid_ : dict
+        latent index -> np.ndarray of swept values, shape=(n_values,).
+    response_ : pd.DataFrame
+        Long table: ``latent_index, step, value, feature, mean, std, n`` (features averaged
+        over melodies; NaN features ignored).
+    effect_ : pd.DataFrame, shape=(n_neurons, n_features)
+        Range (max - min) of the mean response curve divided by the std of the feature over the
+        unmodified decodes of the melodies (NaN when that std is 0).
+    settings_ : dict
+    """
+
+    def __init__(self, n_values: int = 9, quantiles=(0.01, 0.99), batch_size: int | None = 512):
+        self.n_values = n_values
+        self.quantiles = quantiles
+        self.batch_size = batch_size
+
+    def fit(self, mu, neurons, decode_fn: DecodeFn, features_fn: FeaturesFn, population_mu=None):
+        """Traverse each neuron.
+
+        Parameters
+        ----------
+        mu : array-like, shape=(n_melodies, n_dims)
+            The melodies' posterior means (the held values).
+        neurons : sequence of int
+            Latent indices to traverse.
+        population_mu : array-like, shape=(n_samples, n_dims), optional
+            Data whose quantiles set the swept range (default ``mu``).
+        """
+        mu = np.asarray(mu, dtype=float)
+        pop = mu if population_mu is None else np.asarray(population_mu, dtype=float)
+        n = mu.shape[0]
+        base = _features(features_fn, _decode(decode_fn, mu, self.batch_size))
+        base_std = base.std(axis=0, ddof=0)
+        self.grid_, rows, effect = {}, [], {}
+        for d in np.asarray(neurons, dtype=int):
+            grid = np.linspace(*np.quantile(pop[:, d], self.quantiles), self.n_values)
+            self.grid_[int(d)] = grid
+            z = np.repeat(mu[None], grid.size, axis=0)  # (n_values, n, n_dims)
+            z[:, :, d] = grid[:, None]
+            f = _features(features_fn, _decode(decode_fn, z.reshape(-1, mu.shape[1]), self.batch_size))
+            step = np.repeat(np.arange(grid.size), n)
+            g = f.groupby(step)
+            mean, std, cnt = g.mean(), g.std(ddof=0), g.count()
+            for s, v in enumerate(grid):
+                for col in f.columns:
+                    rows.append((int(d), s, float(v), col, float(mean.loc[s, col]), float(std.loc[s, col]),
+                                 int(cnt.loc[s, col])))
+            with np.errstate(invalid="ignore", divide="ignore"):
+                rng = (mean.max(axis=0) - mean.min(axis=0)) / base_std.reindex(mean.columns).replace(0, np.nan)
+            effect[int(d)] = rng
+        self.response_ = pd.DataFrame(rows, columns=["latent_index", "step", "value", "feature", "mean", "std", "n"])
+        self.effect_ = pd.DataFrame(effect).T.rename_axis("latent_index")
+        self.settings_ = {"n_values": self.n_values, "quantiles": list(self.quantiles),
+                          "n_melodies": int(n), "decode": "caller's decode_fn (greedy)",
+                          "effect": "range of the mean response / std of the feature over unmodified decodes"}
+        return self
+
+    def curve(self, latent_index: int, feature: str) -> pd.DataFrame:
+        """The response curve of one (neuron, feature): columns value, mean, std, n."""
+        r = self.response_
+        return r[(r.latent_index == int(latent_index)) & (r.feature == str(feature))][["value", "mean", "std", "n"]] \
+            .reset_index(drop=True)
+
+
+class NeuronAblation:
+    """Set one music neuron at a time to ``value`` (prior mean 0) and measure which features move.
+
+    Attributes
+    ----------
+    effect_ : pd.DataFrame, shape=(n_neurons, n_features)
+        Mean |feature(ablated) - feature(full)| over melodies divided by the std of the feature
+        over the full decodes (standardised mean absolute change).
+    shift_ : pd.DataFrame, shape=(n_neurons, n_features)
+        Mean signed change, in feature units.
+    changed_ : pd.Series
+        Per neuron the fraction of decoded steps that changed.
+    settings_ : dict
+    """
+
+    def __init__(self, value: float = 0.0, batch_size: int | None = 512):
+        self.value = value
+        self.batch_size = batch_size
+
+    def fit(self, mu, neurons, decode_fn: DecodeFn, features_fn: FeaturesFn):
+        """Ablate each neuron in ``neurons`` on the melodies ``mu`` (n_melodies, n_dims)."""
+        mu = np.asarray(mu, dtype=float)
+        full_ev = _decode(decode_fn, mu, self.batch_size)
+        full = _features(features_fn, full_ev)
+        std = full.std(axis=0, ddof=0).replace(0, np.nan)
+        eff, shift, changed = {}, {}, {}
+        for d in np.asarray(neurons, dtype=int):
+            z = mu.copy()
+            z[:, d] = self.value
+            ev = _decode(decode_fn, z, self.batch_size)
+            f = _features(features_fn, ev)
+            diff = f - full
+            eff[int(d)] = diff.abs().mean(axis=0) / std
+            shift[int(d)] = diff.mean(axis=0)
+            changed[int(d)] = float((ev != full_ev).mean())
+        self.effect_ = pd.DataFrame(eff).T.rename_axis("latent_index")
+        self.shift_ = pd.DataFrame(shift).T.rename_axis("latent_index")
+        self.changed_ = pd.Series(changed, name="fraction_steps_changed").rename_axis("latent_index")
+        self.settings_ = {"ablation_value": self.value, "n_melodies": int(mu.shape[0]),
+                          "effect": "mean |delta feature| / std of the feature over full decodes"}
+        return self
+
+    def moved_features(self, latent_index: int, min_effect: float = 0.1) -> pd.Series:
+        """Features whose standardised change exceeds ``min_effect``, largest first."""
+        s = self.effect_.loc[int(latent_index)].dropna()
+        return s[s > min_effect].sort_values(ascending=False)

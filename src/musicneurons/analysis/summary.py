@@ -1,0 +1,170 @@
+"""One call to run the analysis on a model's latents, and a JSON-serialisable summary.
+
+``analyze_latents`` fits the estimators of this package on arrays (no model needed, the
+decoder enters only through ``decode_fn``); ``summarize`` turns one or more fitted analyses
+(keyed by model, e.g. ``"2bar"``, ``"16bar"``) into plain dicts/lists/floats/ints/None.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+import numpy as np
+import pandas as pd
+
+from .activation import RealRandomDetector
+from .attributes import AttributeVectors
+from .correlate import NeuronFeatureCorrelation, neuron_correlations
+from .intervene import ablate_noise
+from .metrics import disentanglement_report
+from .neurons import NeuronProfile
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Recursively convert numpy / pandas values to JSON types; NaN and inf become None."""
+    if isinstance(obj, Mapping):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, pd.DataFrame):
+        return to_jsonable(obj.to_dict(orient="records"))
+    if isinstance(obj, pd.Series):
+        return to_jsonable(obj.to_dict())
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        f = float(obj)
+        return f if math.isfinite(f) else None
+    if obj is None or isinstance(obj, str):
+        return obj
+    if obj is pd.NA or obj is pd.NaT:
+        return None
+    return str(obj)
+
+
+@dataclass
+class LatentAnalysis:
+    """The fitted pieces of one model's analysis (any may be None when not computed)."""
+
+    profile: NeuronProfile
+    correlation: NeuronFeatureCorrelation | None = None
+    neuron_correlations: dict | None = None
+    attributes: AttributeVectors | None = None
+    detector: RealRandomDetector | None = None
+    ablation: dict | None = None
+    metrics: dict | None = None
+    settings: dict = field(default_factory=dict)
+
+
+def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories: Mapping[str, str] | None = None,
+                    mu_random=None, events=None, decode_fn: Callable | None = None, *,
+                    sigma_threshold="auto", order_by: str = "var_mu", n_bootstrap: int = 200,
+                    activation_threshold: float = 0.1, phik_bins: int = 10, cross_checks: bool = True,
+                    metrics: bool = False, random_state: int = 0) -> LatentAnalysis:
+    """Run the array-level analysis of one model.
+
+    Parameters
+    ----------
+    mu, sigma : array-like, shape=(n_samples, n_dims)
+        Posterior of the real inputs.
+    features : pd.DataFrame, shape=(n_samples, n_features), optional
+        Feature table of the same inputs (columns feature ids), with ``categories``.
+    mu_random : array-like, shape=(n_random, n_dims), optional
+        Posterior means of random note sequences (real vs random detector).
+    events, decode_fn : optional
+        The inputs' events (n_samples, T) and a greedy decoder, for the noise ablation.
+    metrics : bool
+        Also compute the disentanglement metrics (MIG, SAP, DCI, Interpretability, TC) on the
+        music neurons (DCI trains one gradient-boosting model per feature).
+    """
+    mu = np.asarray(mu, dtype=float)
+    profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
+                            random_state=random_state).fit(mu, sigma)
+    out = LatentAnalysis(profile=profile)
+    order = profile.order_
+    if order.size > 1:
+        out.neuron_correlations = neuron_correlations(mu, order, bins=phik_bins)
+    if features is not None:
+        if categories is None:
+            raise ValueError("categories (feature id -> 'P'|'R'|'M') are needed with features")
+        out.correlation = NeuronFeatureCorrelation(bins=phik_bins, cross_checks=cross_checks,
+                                                   random_state=random_state).fit(mu, features, categories, order)
+        out.attributes = AttributeVectors(random_state=random_state).fit(mu, features)
+        if metrics and order.size > 1:
+            kept = out.correlation.feature_names_
+            out.metrics = disentanglement_report(
+                mu[:, order], features[kept].to_numpy(dtype=float), factor_names=kept,
+                dci_kwargs={"random_state": random_state},
+                interpretability_kwargs={"random_state": random_state})
+    if mu_random is not None:
+        out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
+    if events is not None and decode_fn is not None:
+        out.ablation = ablate_noise(events, mu, ~profile.music_mask_, decode_fn)
+    out.settings = {"profile": profile.settings_,
+                    "correlation": out.correlation.settings_ if out.correlation else None,
+                    "attributes": out.attributes.settings_ if out.attributes else None,
+                    "activation": out.detector.settings_ if out.detector else {"activation_threshold": activation_threshold},
+                    "metrics": out.metrics["settings"] if out.metrics else None,
+                    "random_state": random_state}
+    return out
+
+
+def summarize_model(analysis: LatentAnalysis) -> dict:
+    """The JSON summary of one model's analysis (see :func:`summarize`)."""
+    p = analysis.profile
+    c = analysis.correlation
+    neurons = []
+    for rank, d in enumerate(p.order_, start=1):
+        top, val = c.top_feature(int(d)) if c is not None else (None, None)
+        neurons.append({
+            "rank": rank, "latent_index": int(d), "var_mu": float(p.var_mu_[d]),
+            "mean_sigma": float(p.mean_sigma_[d]), "kl": float(p.kl_[d]),
+            "top_feature": top, "top_phik": val,
+            "category": (c.dominant_category_.get(int(d)) if c is not None else None),
+        })
+    keys = ["activated_music_real_mean", "activated_noise_real_mean", "activated_music_random_mean",
+            "activated_noise_random_mean", "auc"]
+    act = {k: (analysis.detector.summary_[k] if analysis.detector else None) for k in keys}
+    if analysis.detector:
+        act.update({k: v for k, v in analysis.detector.summary_.items() if k not in act})
+    abl = {"recon_accuracy_full": None, "recon_accuracy_noise_zeroed": None}
+    if analysis.ablation:
+        abl.update(analysis.ablation)
+    s = {
+        "n_music_neurons": p.n_music_,
+        "n_music_neurons_ci": list(p.n_music_ci_) if p.n_music_ci_ else None,
+        "n_dims": p.n_dims_,
+        "n_samples": p.n_samples_,
+        "sigma_threshold": p.sigma_threshold_,
+        "sigma_threshold_rule": p.threshold_rule_["rule"],
+        "order_by": p.order_by,
+        "music_neurons": neurons,
+        "dropped_constant_features": c.dropped_constant_ if c is not None else None,
+        "category_neurons": c.category_neurons_ if c is not None else None,
+        "activation": act,
+        "ablation": abl,
+        "metrics": ({k: v for k, v in analysis.metrics.items() if k != "settings"} if analysis.metrics else None),
+        "settings": analysis.settings,
+    }
+    return to_jsonable(s)
+
+
+def summarize(models: Mapping[str, LatentAnalysis] | None = None, **kwargs: LatentAnalysis) -> dict:
+    """JSON-serialisable summary per model key.
+
+    Call as ``summarize({"2bar": a2, "16bar": a16})`` or ``summarize(**{"2bar": a2})``. Each
+    value holds at least ``n_music_neurons``, ``sigma_threshold``, ``music_neurons`` (list of
+    ``{rank, latent_index, var_mu, mean_sigma, top_feature, top_phik, category}``),
+    ``activation`` (``activated_{music,noise}_{real,random}_mean``, ``auc``), ``ablation``
+    (``recon_accuracy_full``, ``recon_accuracy_noise_zeroed``) and ``settings``; parts not
+    computed are None.
+    """
+    all_models = dict(models or {})
+    all_models.update(kwargs)
+    return {str(k): summarize_model(v) for k, v in all_models.items()}
