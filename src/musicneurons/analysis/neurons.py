@@ -8,10 +8,14 @@ A dim is a music neuron when its mean sigma is below ``sigma_threshold``. The de
 threshold rule ("auto"):
 
 1. Fit 1- and 2-component Gaussian mixtures to ``log(mean sigma)`` over the dims.
-2. The distribution is called bimodal when the 2-component BIC is lower and the two fitted
-   modes are separated by Ashman's D > 2 (``D = sqrt(2)|m1-m2| / sqrt(s1^2+s2^2)``).
-3. If bimodal, the threshold is placed at the geometric midpoint of the largest gap between
-   consecutive sorted mean-sigma values lying between the two modes.
+2. The distribution is called bimodal when the 2-component BIC is lower and the
+   gap in sorted log mean-sigma at the mixture's decision boundary (between the highest value
+   the lower mode claims and the next value up) is at least ``min_gap_ratio``
+   (20) times the median gap of all consecutive values (a real empty stretch, which a
+   unimodal or uniform spread does not have). Ashman's D of the two fitted modes
+   (``sqrt(2)|m1-m2| / sqrt(s1^2+s2^2)``) is reported but not required: the music mode is
+   broad in log sigma, so D is often below 2 even when the gap is clear.
+3. If bimodal, the threshold is placed at the geometric midpoint of that gap.
 4. Otherwise the fixed ``fallback_threshold`` (0.8) is used.
 
 ``threshold_rule_`` says which rule fired; a float ``sigma_threshold`` is used as given.
@@ -38,8 +42,7 @@ def ashman_d(m1: float, s1: float, m2: float, s2: float) -> float:
     return float(np.sqrt(2.0) * abs(m1 - m2) / np.sqrt(s1**2 + s2**2 + 1e-300))
 
 
-def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_ashman_d: float = 2.0,
-                         random_state: int = 0) -> tuple[float, dict]:
+def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float = 20.0, random_state: int = 0) -> tuple[float, dict]:
     """The "auto" threshold rule (see the module docstring).
 
     Parameters
@@ -68,21 +71,29 @@ def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_ashman_d: float 
     d = ashman_d(m[lo], sd[lo], m[hi], sd[hi])
     info = {"bic_1": float(bic1), "bic_2": float(bic2), "ashman_d": d,
             "modes_sigma": [float(np.exp(m[lo])), float(np.exp(m[hi]))]}
-    if not (bic2 < bic1 and d > min_ashman_d):
-        why = "1-component BIC lower" if bic2 >= bic1 else f"Ashman D {d:.2f} <= {min_ashman_d}"
-        return float(fallback), {**fb, **info, "reason": f"not bimodal ({why})"}
+    if bic2 >= bic1:
+        return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}
     xs = np.sort(x.ravel())
-    mid = (xs[:-1] + xs[1:]) / 2
     gaps = np.diff(xs)
-    between = (mid >= m[lo]) & (mid <= m[hi])
-    if not between.any():
-        return float(fallback), {**fb, **info, "reason": "no gap between the two modes"}
-    k = np.flatnonzero(between)[np.argmax(gaps[between])]
+    # the boundary: the last sorted value (going up) that the lower mode still claims
+    p_hi = g2.predict_proba(xs.reshape(-1, 1))[:, hi]
+    cand = np.flatnonzero((xs[:-1] >= m[lo]) & (xs[:-1] <= m[hi]) & (p_hi[:-1] < 0.5) & (p_hi[1:] >= 0.5))
+    if cand.size == 0:
+        return float(fallback), {**fb, **info, "reason": "not bimodal (no boundary between the two modes)"}
+    k = int(cand[-1])
+    mid = (xs[:-1] + xs[1:]) / 2
+    med = float(np.median(gaps))
+    ratio = float(gaps[k] / med) if med > 0 else float("inf")
+    info["gap_ratio"] = ratio
+    if ratio < min_gap_ratio:
+        return float(fallback), {**fb, **info,
+                                 "reason": f"not bimodal (largest gap {ratio:.1f}x the median gap < {min_gap_ratio})"}
     thr = float(np.exp(mid[k]))
     return thr, {"rule": "gap", "threshold": thr, **info,
                  "gap_sigma": [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))],
-                 "reason": f"bimodal log mean-sigma (BIC2 < BIC1, Ashman D {d:.2f} > {min_ashman_d}); "
-                           f"threshold at the geometric middle of the largest gap between the modes"}
+                 "reason": f"bimodal log mean-sigma (BIC2 < BIC1, gap {ratio:.0f}x the median gap, "
+                           f"Ashman D {d:.2f}); "
+                           f"threshold at the geometric middle of the gap at the mixture boundary"}
 
 
 class NeuronProfile:

@@ -1,0 +1,41 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from musicneurons.analysis import AttributeVectors, attribute_vector, make_planted_latents
+
+
+def test_attribute_vector_exact_quartiles():
+    mu = np.array([[0.0, 1.0], [1.0, 1.0], [2.0, 0.0], [3.0, 5.0]])
+    # q25 = 1.75 -> bottom = row 0; q75 = 3.25 -> top = row 3
+    np.testing.assert_allclose(attribute_vector(mu, [1.0, 2.0, 3.0, 4.0]), [3.0, 4.0])
+    # ties: bottom = rows with the minimum (1, 1), top = row 3
+    np.testing.assert_allclose(attribute_vector(mu, [1.0, 1.0, 1.0, 4.0]), [3.0 - 1.0, 5.0 - 2.0 / 3.0])
+    assert np.isnan(attribute_vector(mu, [2.0, 2.0, 2.0, 2.0])).all()
+
+
+def test_attribute_vectors_align_with_planted_axes():
+    p = make_planted_latents(n_samples=2000, random_state=4)
+    a = AttributeVectors().fit(p.mu, p.features)
+    cmp = a.comparison_.set_index("feature")
+    assert a.dropped_constant_ == ["C0"]
+    for f, d in p.feature_of.items():
+        assert cmp.loc[f, "top_axis"] == d
+        assert abs(cmp.loc[f, "top_axis_cosine"]) > 0.9
+        assert cmp.loc[f, "best_neuron"] == d
+        # one axis carries the feature, so the projection cannot beat the neuron by much
+        assert cmp.loc[f, "projection_spearman"] <= cmp.loc[f, "best_neuron_spearman"] + 0.01
+    np.testing.assert_allclose(np.linalg.norm(a.cosine_.to_numpy(), axis=1), 1.0)
+    assert a.settings_["quantile"] == 0.25
+
+
+def test_projection_wins_for_a_feature_spread_over_two_axes():
+    rng = np.random.default_rng(0)
+    mu = rng.normal(size=(2000, 6))
+    feats = pd.DataFrame({"P1": mu[:, 1] + mu[:, 4]})
+    a = AttributeVectors().fit(mu, feats)
+    row = a.comparison_.iloc[0]
+    assert row["winner"] == "attribute_vector"
+    assert row["projection_r2"] > 0.95 and row["best_neuron_r2"] < 0.6
+    c = a.cosine_.loc["P1"].to_numpy()
+    assert c[1] == pytest.approx(np.sqrt(0.5), abs=0.05) and c[4] == pytest.approx(np.sqrt(0.5), abs=0.05)

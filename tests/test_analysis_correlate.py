@@ -1,0 +1,96 @@
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.stats import spearmanr
+
+from musicneurons.analysis import NeuronFeatureCorrelation, make_planted_latents, neuron_correlations, phik_rect
+from musicneurons.analysis.correlate import bin_uniform, spearman_rect
+
+
+@pytest.fixture(scope="module")
+def small_frame():
+    rng = np.random.default_rng(0)
+    n = 300
+    X = rng.normal(size=(n, 3))
+    X[:, 1] = np.exp(X[:, 1])
+    Y = np.c_[X[:, 0] ** 2 + 0.3 * rng.normal(size=n), rng.integers(0, 4, n), X[:, 2] + rng.normal(size=n)]
+    Y[rng.random(n) < 0.1, 2] = np.nan
+    return X, Y
+
+
+def test_bin_uniform_matches_phik_binning():
+    from phik.binning import bin_array, bin_edges
+
+    x = np.array([0.0, 0.5, 1.0, 2.5, 10.0, np.nan, 3.3])
+    idx, nb = bin_uniform(x, 4)
+    ref, _ = bin_array(x, bin_edges(x, 4))
+    assert nb == 4
+    assert idx.tolist() == [0, 0, 0, 0, 3, -1, 1]
+    assert [int(r) - 1 for r, v in zip(ref, x) if not np.isnan(v)] == [i for i in idx.tolist() if i >= 0]
+
+
+def test_phik_rect_equals_phik_matrix(small_frame):
+    from phik import phik_matrix
+    from phik.significance import significance_matrix
+
+    X, Y = small_frame
+    df = pd.DataFrame(np.c_[X, Y], columns=["x0", "x1", "x2", "y0", "y1", "y2"])
+    ref = phik_matrix(df, interval_cols=list(df.columns), bins=10, njobs=1).iloc[:3, 3:].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sig = significance_matrix(df, interval_cols=list(df.columns), bins=10, significance_method="asymptotic",
+                                  lambda_="log-likelihood", njobs=1).iloc[:3, 3:].to_numpy()
+    ph, p, z = phik_rect(X, Y, bins=10)
+    np.testing.assert_allclose(ph, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(z, sig, rtol=1e-9, atol=1e-9)
+    assert ph[0, 0] > 0.5 and ph[2, 2] > 0.5  # the planted dependences
+    assert np.all((p >= 0) & (p <= 1))
+
+
+def test_spearman_rect_equals_scipy_pairwise(small_frame):
+    X, Y = small_frame
+    s = spearman_rect(X, Y)
+    ok = ~np.isnan(Y[:, 2])
+    assert s[1, 2] == pytest.approx(spearmanr(X[ok, 1], Y[ok, 2]).statistic, abs=1e-12)
+    assert s[0, 1] == pytest.approx(spearmanr(X[:, 0], Y[:, 1]).statistic, abs=1e-12)
+
+
+def test_correlations_point_to_planted_features():
+    p = make_planted_latents(n_samples=1500, random_state=2)
+    c = NeuronFeatureCorrelation(mi_max_samples=800).fit(p.mu, p.features, p.categories, neurons=p.informative)
+    assert c.dropped_constant_ == ["C0"]
+    assert "C0" not in c.phik_.columns
+    for f, d in p.feature_of.items():
+        assert c.top_feature(d)[0] == f
+        assert c.phik_.loc[d, f] > 0.8
+        assert c.z_.loc[d, f] > 5
+        assert abs(c.spearman_.loc[d, f]) > 0.9
+        assert c.mi_.loc[d].idxmax() == f  # MI cross-check agrees
+        assert c.dominant_category_[d] == p.categories[f]
+    assert set(c.category_neurons_["P"]) == {p.feature_of["P1"], p.feature_of["P2"]}
+    assert c.category_neurons_["M"] == [p.feature_of["M1"]]
+    assert c.phik_["X1"].max() < 0.3  # the unrelated feature
+    top = c.top_features_
+    assert top[top["rank"] == 1].set_index("latent_index")["feature"].to_dict() == {d: f for f, d in p.feature_of.items()}
+    assert c.settings_["phik_bins"] == 10 and "asymptotic" in c.settings_["significance"]
+
+
+def test_neuron_correlations_independent_planted_neurons():
+    p = make_planted_latents(n_samples=1000, random_state=3)
+    nc = neuron_correlations(p.mu, p.informative)
+    off = ~np.eye(len(p.informative), dtype=bool)
+    assert np.abs(nc["pearson"].to_numpy()[off]).max() < 0.15
+    assert nc["phik"].to_numpy()[off].max() < 0.3
+    assert list(nc["phik"].index) == p.informative.tolist()
+    # a copied neuron is perfectly correlated
+    mu = np.c_[p.mu, p.mu[:, 7]]
+    nc2 = neuron_correlations(mu, [7, mu.shape[1] - 1])
+    assert nc2["pearson"].iloc[0, 1] == pytest.approx(1.0)
+    assert nc2["phik"].iloc[0, 1] > 0.95
+
+
+def test_feature_rows_must_match():
+    with pytest.raises(ValueError, match="rows"):
+        NeuronFeatureCorrelation().fit(np.zeros((5, 2)), pd.DataFrame({"P1": np.arange(4.0)}), {"P1": "P"})

@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from musicneurons.analysis import (dci, dci_from_importance, disentanglement_report, gaussian_total_correlation,
+                                   interpretability, make_planted_latents, mig, sap)
+from musicneurons.analysis.metrics import discrete_entropy, histogram_discretize, mig_from_mi
+
+
+def test_mig_exact():
+    codes = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    f = np.array([0.0, 0.0, 1.0, 2.0])
+    # H(f) = 1.5 log 2, MI(c0, f) = log 2, MI(c1, f) = 0.5 log 2 -> MIG = 1/3
+    r = mig(codes, f, bins=3)
+    assert r["score"] == pytest.approx(1.0 / 3.0)
+    np.testing.assert_allclose(r["mi"][:, 0], [np.log(2), 0.5 * np.log(2)])
+    # factor equal to a code: MIG = 1
+    assert mig(codes, codes[:, 0], bins=2)["score"] == pytest.approx(1.0)
+    assert r["settings"]["bins"] == 3 and "binned" in r["settings"]["mi"]
+
+
+def test_mig_helpers_exact():
+    assert discrete_entropy(np.array([[1], [1], [2], [3]]))[0] == pytest.approx(1.5 * np.log(2))
+    np.testing.assert_allclose(mig_from_mi(np.array([[0.5, 0.1], [0.2, 0.4], [0.1, 0.1]]), [1.0, 0.6]),
+                               [0.3, 0.5])
+    assert histogram_discretize(np.array([0.0, 0.4, 0.6, 1.0]), 2).tolist() == [1, 1, 2, 2]
+
+
+def test_sap_exact():
+    f = np.array([1.0, 2.0, 3.0, 4.0])
+    codes = np.c_[f, [1.0, 3.0, 2.0, 4.0], np.ones(4)]
+    r = sap(codes, f)
+    np.testing.assert_allclose(r["score_matrix"][:, 0], [1.0, 0.64, 0.0])
+    assert r["score"] == pytest.approx(0.36)
+
+
+def test_dci_from_importance_exact():
+    d = dci_from_importance(np.eye(3))
+    assert d["disentanglement"] == pytest.approx(1.0, abs=1e-8) and d["completeness"] == pytest.approx(1.0, abs=1e-8)
+    d = dci_from_importance(np.ones((2, 2)))
+    assert d["disentanglement"] == pytest.approx(0.0, abs=1e-8) and d["completeness"] == pytest.approx(0.0, abs=1e-8)
+    # one code carries both factors equally: not disentangled, but each factor is complete
+    d = dci_from_importance(np.array([[1.0, 1.0], [0.0, 0.0]]))
+    assert d["disentanglement"] == pytest.approx(0.0, abs=1e-8)
+    assert d["completeness"] == pytest.approx(1.0, abs=1e-8)
+
+
+def test_interpretability_exact():
+    f = np.array([1.0, 2.0, 3.0, 4.0])
+    r = interpretability(np.c_[[1.0, 3.0, 2.0, 4.0]], f, mi="binned", bins=4)
+    assert r["score"] == pytest.approx(0.64) and r["best_code"].tolist() == [0]
+
+
+def test_gaussian_total_correlation_exact():
+    x = np.array([1.0, 2.0, 3.0, 4.0])
+    assert gaussian_total_correlation(np.c_[x, [1.0, 3.0, 2.0, 4.0]]) == pytest.approx(-0.5 * np.log(1 - 0.64))
+    assert gaussian_total_correlation(np.c_[x, [1.0, -1.0, -1.0, 1.0]]) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_metrics_on_planted_latents():
+    p = make_planted_latents(n_samples=1500, random_state=6)
+    codes = p.mu[:, p.informative]
+    names = ["P1", "R1", "M1", "P2", "R2"]
+    factors = p.features[names].to_numpy()
+    r = disentanglement_report(codes, factors, names, dci_kwargs={"n_estimators": 30, "max_samples": 1000},
+                               interpretability_kwargs={"max_samples": 800})
+    assert r["mig"] > 0.4 and r["sap"] > 0.5 and r["interpretability"] > 0.8
+    assert r["dci_disentanglement"] > 0.9 and r["dci_completeness"] > 0.9 and r["dci_informativeness"] > 0.8
+    assert r["gaussian_total_correlation"] < 0.05
+    i = interpretability(codes, factors, max_samples=800)
+    assert i["best_code"].tolist() == [0, 1, 2, 3, 4]
+    # an entangled mix (rotation) lowers DCI disentanglement
+    rot = codes @ np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))[0]
+    d = dci(rot, factors, n_estimators=30, max_samples=1000)
+    assert d["disentanglement"] < r["dci_disentanglement"] - 0.2

@@ -1,0 +1,96 @@
+import numpy as np
+import pytest
+
+from musicneurons.analysis import NeuronProfile, kl_to_prior, make_planted_latents, sigma_threshold_auto
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_planted_latents(n_samples=1500, n_dims=64, random_state=1)
+
+
+def test_kl_to_prior_exact():
+    kl = kl_to_prior([[0.0, 1.0, 0.0]], [[1.0, 1.0, np.exp(-1.0)]])
+    np.testing.assert_allclose(kl, [[0.0, 0.5, 0.5 * (np.exp(-2.0) - 1.0 + 2.0)]])
+
+
+def test_profile_statistics_on_hand_made_matrix():
+    mu = np.array([[1.0, 0.0, 2.0], [3.0, 0.0, -2.0]])
+    sigma = np.array([[0.1, 1.0, 0.5], [0.3, 1.0, 0.5]])
+    p = NeuronProfile(sigma_threshold=0.8, n_bootstrap=0).fit(mu, sigma)
+    np.testing.assert_allclose(p.mean_mu_, [2.0, 0.0, 0.0])
+    np.testing.assert_allclose(p.var_mu_, [1.0, 0.0, 4.0])
+    np.testing.assert_allclose(p.std_mu_, [1.0, 0.0, 2.0])
+    np.testing.assert_allclose(p.mean_sigma_, [0.2, 1.0, 0.5])
+    np.testing.assert_allclose(p.active_variance_, p.var_mu_)
+    assert p.active_mask_.tolist() == [True, False, True]
+    assert p.music_mask_.tolist() == [True, False, True]
+    assert p.n_music_ == 2
+    assert p.order_.tolist() == [2, 0]  # by var of mu: dim 2 (4.0) then dim 0 (1.0)
+    assert p.ranking("mean_sigma").tolist() == [0, 2]  # smallest mean sigma first
+    assert p.threshold_rule_["rule"] == "fixed"
+    t = p.table()
+    assert t[["rank", "latent_index"]].values.tolist() == [[1, 2], [2, 0]]
+    sw = p.sweep([0.1, 0.3, 0.6, 1.5])
+    assert sw.n_music.tolist() == [0, 1, 2, 3]
+
+
+def test_profile_finds_exactly_k_in_planted_order(planted):
+    p = NeuronProfile(n_bootstrap=30).fit(planted.mu, planted.sigma)
+    assert p.threshold_rule_["rule"] == "gap"
+    assert p.n_music_ == len(planted.informative)
+    assert p.order_.tolist() == planted.informative.tolist()
+    # threshold lies in the gap between the music cluster and the noise cluster
+    assert planted.sigma[:, planted.informative].mean(0).max() < p.sigma_threshold_ < 0.97
+    assert p.n_music_ci_ == (5, 5)
+    assert "5 music neurons of 64" in p.describe() and "rule gap" in p.describe()
+    assert p.settings_["sigma_threshold_rule"] == "gap"
+
+
+def test_kl_ordering_available(planted):
+    p = NeuronProfile(order_by="kl", n_bootstrap=0).fit(planted.mu, planted.sigma)
+    assert sorted(p.order_.tolist()) == sorted(planted.informative.tolist())
+    kl = p.kl_[p.order_]
+    assert np.all(np.diff(kl) <= 0)
+
+
+@pytest.mark.parametrize("seed", [3, 4, 5])
+@pytest.mark.parametrize("kind", ["uniform", "lognormal"])
+@pytest.mark.parametrize("n", [200, 512])
+def test_fallback_when_not_bimodal(kind, n, seed):
+    rng = np.random.default_rng(seed)
+    ms = rng.uniform(0.9, 1.0, size=n) if kind == "uniform" else np.exp(rng.normal(-0.5, 0.3, size=n))
+    t, rule = sigma_threshold_auto(ms, fallback=0.8)
+    assert t == 0.8 and rule["rule"] == "fallback" and "not bimodal" in rule["reason"]
+
+
+def test_gap_rule_on_a_paper_like_split():
+    # 37 music neurons spread over 0.05..0.9, 475 noise neurons at 0.97..1.0
+    rng = np.random.default_rng(6)
+    ms = np.r_[rng.uniform(0.05, 0.9, size=37), rng.uniform(0.97, 1.0, size=475)]
+    t, rule = sigma_threshold_auto(ms)
+    assert rule["rule"] == "gap"
+    assert ms[:37].max() < t < ms[37:].min()
+    assert int((ms < t).sum()) == 37
+
+
+def test_bootstrap_ci_widens_with_an_ambiguous_dim():
+    rng = np.random.default_rng(0)
+    n, d = 400, 40
+    sigma = rng.uniform(0.97, 1.0, size=(n, d))
+    sigma[:, :4] = rng.uniform(0.05, 0.2, size=(n, 4))
+    mu = rng.normal(0, 0.02, size=(n, d))
+    p = NeuronProfile(sigma_threshold=0.5, n_bootstrap=50).fit(mu, sigma)
+    assert p.n_music_ == 4 and p.n_music_ci_ == (4, 4)
+    # a dim whose mean sigma sits at the threshold flips between resamples
+    sigma[:, 4] = np.where(rng.random(n) < 0.5, 0.2, 0.8)
+    p = NeuronProfile(sigma_threshold=0.5, n_bootstrap=100).fit(mu, sigma)
+    lo, hi = p.n_music_ci_
+    assert lo == 4 and hi == 5
+
+
+def test_bad_input_is_one_clear_error():
+    with pytest.raises(ValueError, match="log-variances"):
+        NeuronProfile().fit(np.zeros((3, 2)), -np.ones((3, 2)))
+    with pytest.raises(ValueError, match="equal shape"):
+        NeuronProfile().fit(np.zeros((3, 2)), np.ones((3, 3)))

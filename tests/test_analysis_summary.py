@@ -1,0 +1,59 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from musicneurons.analysis import analyze_latents, make_planted_latents, summarize, to_jsonable
+
+
+def _decode(z):
+    z = np.asarray(z)
+    ev = np.zeros((z.shape[0], 8), dtype=np.int64)
+    ev[:, 0] = np.clip(np.round(60 + 4 * z[:, 7]), 21, 108).astype(int) - 19
+    return ev
+
+
+def _only_plain_types(x):
+    if isinstance(x, dict):
+        return all(isinstance(k, str) and _only_plain_types(v) for k, v in x.items())
+    if isinstance(x, list):
+        return all(_only_plain_types(v) for v in x)
+    return x is None or type(x) in (str, int, float, bool)
+
+
+def test_to_jsonable():
+    out = to_jsonable({"a": np.int64(3), "b": np.float32(0.5), "c": np.array([1, 2]), "d": float("nan"),
+                       "e": pd.Series({"x": np.bool_(True)}), 5: (np.float64(1.0),)})
+    assert out == {"a": 3, "b": 0.5, "c": [1, 2], "d": None, "e": {"x": True}, "5": [1.0]}
+    assert _only_plain_types(out)
+
+
+def test_summary_keys_and_values():
+    p = make_planted_latents(n_samples=1200, random_state=7)
+    a2 = analyze_latents(p.mu, p.sigma, p.features, p.categories, mu_random=p.mu_random,
+                         events=_decode(p.mu), decode_fn=_decode, n_bootstrap=10, cross_checks=False)
+    a16 = analyze_latents(p.mu, p.sigma, n_bootstrap=0, sigma_threshold=0.5)
+    s = summarize({"2bar": a2, "16bar": a16})
+    json.dumps(s)
+    assert _only_plain_types(s)
+    m = s["2bar"]
+    assert m["n_music_neurons"] == 5 and m["settings"]["profile"]["sigma_threshold_rule"] == "gap"
+    assert 0.2 < m["sigma_threshold"] < 0.97
+    assert [n["latent_index"] for n in m["music_neurons"]] == p.informative.tolist()
+    assert [n["rank"] for n in m["music_neurons"]] == [1, 2, 3, 4, 5]
+    assert [n["top_feature"] for n in m["music_neurons"]] == ["P1", "R1", "M1", "P2", "R2"]
+    assert [n["category"] for n in m["music_neurons"]] == ["P", "R", "M", "P", "R"]
+    assert all(n["top_phik"] > 0.8 for n in m["music_neurons"])
+    assert set(m["music_neurons"][0]) >= {"rank", "latent_index", "var_mu", "mean_sigma", "top_feature",
+                                          "top_phik", "category"}
+    act = m["activation"]
+    assert act["auc"] > 0.99 and act["activated_noise_random_mean"] > act["activated_noise_real_mean"]
+    assert m["ablation"]["recon_accuracy_full"] == 1.0 and m["ablation"]["recon_accuracy_noise_zeroed"] == 1.0
+    assert m["dropped_constant_features"] == ["C0"]
+    assert m["settings"]["activation"]["activation_threshold"] == 0.1
+    assert m["settings"]["correlation"]["phik_bins"] == 10
+    # the 16-bar entry without features / random / decoder still has every key, as None
+    n = s["16bar"]
+    assert n["sigma_threshold"] == 0.5 and n["settings"]["profile"]["sigma_threshold_rule"] == "fixed"
+    assert n["music_neurons"][0]["top_feature"] is None
+    assert n["activation"]["auc"] is None and n["ablation"]["recon_accuracy_full"] is None
