@@ -72,3 +72,13 @@ def test_windows_equal_magenta(rel, bars):
     assert got == exp, f"{rel}, {bars} bars\n" + _diff(got, exp)
     if not got:
         assert sum(res.reasons.values()) > 0, "a file without windows must say why"
+
+
+def test_every_hand_written_file_names_its_rule():
+    doc = (FIXTURES / "make_fixtures.py").read_text()
+    table = doc[: doc.index('"""', 3)]
+    for rel in FILES:
+        if "/hand/" in rel:
+            name = Path(rel).name
+            line = next((ln for ln in table.splitlines() if ln.startswith(name)), "")
+            assert len(line.split(maxsplit=1)) == 2, f"{name} is missing from the generator's rule table"
