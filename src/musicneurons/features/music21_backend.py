@@ -104,7 +104,7 @@ def _extract_chunk(args):
     return np.stack(vals) if vals else np.zeros((0, int(sum(dims)))), reasons
 
 
-def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, chunk: int = 64):
+def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, chunk: int | None = None):
     """music21 values for many windows.
 
     Parameters
@@ -113,6 +113,8 @@ def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, 
     ids, dims : see :func:`extract_window`.
     workers : int
         processes; 1 runs in this process.
+    chunk : int, optional
+        windows per task; default 64, fewer when that would leave a worker idle.
 
     Returns
     -------
@@ -121,6 +123,8 @@ def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, 
     """
     ev = np.asarray(events, dtype=np.int64)
     n = ev.shape[0]
+    if chunk is None:
+        chunk = 64 if workers <= 1 else max(1, min(64, -(-n // (4 * workers))))
     starts = list(range(0, n, chunk))
     jobs = [(ev[s:s + chunk], list(ids), list(dims)) for s in starts]
     bar = None
