@@ -94,3 +94,12 @@ def test_bad_input_is_one_clear_error():
         NeuronProfile().fit(np.zeros((3, 2)), -np.ones((3, 2)))
     with pytest.raises(ValueError, match="equal shape"):
         NeuronProfile().fit(np.zeros((3, 2)), np.ones((3, 3)))
+
+
+def test_one_gaussian_bic_equals_sklearn():
+    from sklearn.mixture import GaussianMixture
+
+    from musicneurons.analysis.neurons import _gaussian_bic
+
+    x = np.random.default_rng(8).normal(0.3, 0.7, size=300)
+    assert _gaussian_bic(x) == pytest.approx(GaussianMixture(1).fit(x[:, None]).bic(x[:, None]), rel=1e-9)

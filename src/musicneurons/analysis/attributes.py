@@ -31,12 +31,14 @@ def attribute_vector(mu, values, quantile: float = 0.25) -> np.ndarray:
     mu = np.asarray(mu, dtype=float)
     v = np.asarray(values, dtype=float)
     ok = ~np.isnan(v)
-    mu, v = mu[ok], v[ok]
-    lo, hi = np.quantile(v, [quantile, 1 - quantile])
-    top, bot = v >= hi, v <= lo
+    if not ok.any():
+        return np.full(mu.shape[1], np.nan)
+    lo, hi = np.quantile(v[ok], [quantile, 1 - quantile])
+    top, bot = ok & (v >= hi), ok & (v <= lo)
     if lo == hi or not top.any() or not bot.any():
         return np.full(mu.shape[1], np.nan)
-    return mu[top].mean(axis=0) - mu[bot].mean(axis=0)
+    w = top / top.sum() - bot / bot.sum()  # one mat-vec, no copies of mu
+    return w @ mu
 
 
 def _abs_spearman(x, y) -> float:
@@ -116,31 +118,32 @@ class AttributeVectors:
         n_test = int(round(self.test_size * X.shape[0]))
         test, train = perm[:n_test], perm[n_test:]
         Y = feats.to_numpy(dtype=float)
-        sp_train_all = np.abs(spearman_rect(X[train], Y[train])) if Y.shape[1] else np.zeros((X.shape[1], 0))
+        Xtr, Xte = X[train], X[test]
+        sp_train_all = np.abs(spearman_rect(Xtr, Y[train])) if Y.shape[1] else np.zeros((X.shape[1], 0))
         rows = []
-        for f in feats.columns:
-            y = feats[f].to_numpy(dtype=float)
-            tr = train[~np.isnan(y[train])]
-            te = test[~np.isnan(y[test])]
-            row = {"feature": f, "vector_norm": float(norm[feats.columns.get_loc(f), 0])}
-            c = self.cosine_.loc[f].to_numpy()
+        for j, f in enumerate(feats.columns):
+            ytr, yte = Y[train, j], Y[test, j]
+            ok_te = ~np.isnan(yte)
+            row = {"feature": f, "vector_norm": float(norm[j, 0])}
+            c = cos[j]
             if np.all(np.isnan(c)):
                 row.update(top_axis=None, top_axis_cosine=np.nan)
             else:
                 a = int(np.nanargmax(np.abs(c)))
                 row.update(top_axis=int(self.neurons_[a]), top_axis_cosine=float(c[a]))
-            v = attribute_vector(X[tr], y[tr], self.quantile)
-            if np.any(np.isnan(v)) or np.linalg.norm(v) == 0 or te.size < 3:
+            v = attribute_vector(Xtr, ytr, self.quantile)
+            if np.any(np.isnan(v)) or np.linalg.norm(v) == 0 or ok_te.sum() < 3:
                 row.update(projection_spearman=np.nan, projection_r2=np.nan, best_neuron=None,
                            best_neuron_spearman=np.nan, best_neuron_r2=np.nan, winner=None)
                 rows.append(row)
                 continue
-            proj = X[te] @ (v / np.linalg.norm(v))
-            b = int(np.nanargmax(np.nan_to_num(sp_train_all[:, feats.columns.get_loc(f)], nan=-1.0)))
-            ps, bs = _abs_spearman(proj, y[te]), _abs_spearman(X[te, b], y[te])
-            row.update(projection_spearman=ps, projection_r2=_r2_line(proj, y[te]),
+            proj = (Xte @ (v / np.linalg.norm(v)))[ok_te]
+            b = int(np.nanargmax(np.nan_to_num(sp_train_all[:, j], nan=-1.0)))
+            xb, y = Xte[ok_te, b], yte[ok_te]
+            ps, bs = _abs_spearman(proj, y), _abs_spearman(xb, y)
+            row.update(projection_spearman=ps, projection_r2=_r2_line(proj, y),
                        best_neuron=int(self.neurons_[b]), best_neuron_spearman=bs,
-                       best_neuron_r2=_r2_line(X[te, b], y[te]),
+                       best_neuron_r2=_r2_line(xb, y),
                        winner="attribute_vector" if ps > bs else "single_neuron")
             rows.append(row)
         self.comparison_ = pd.DataFrame(rows, columns=[

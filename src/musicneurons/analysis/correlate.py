@@ -16,7 +16,7 @@ It is cheap; phik's default "hybrid" method adds Monte-Carlo simulations and is 
 
 Cross-checks: Spearman's rho (exact, pairwise-complete rows) and kNN mutual information
 (Kraskov et al., ``sklearn.feature_selection.mutual_info_regression``, ``n_neighbors`` = 3,
-on a random subsample of at most ``mi_max_samples`` rows), both in nats / unitless.
+on a random subsample of at most ``mi_max_samples`` = 2000 rows; nats).
 """
 
 from __future__ import annotations
@@ -287,7 +287,7 @@ class NeuronFeatureCorrelation:
     """
 
     def __init__(self, bins: int = 10, noise_correction: bool = True, significance: bool = True,
-                 cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 5000,
+                 cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 2000,
                  top_k: int = 5, random_state: int = 0):
         self.bins = bins
         self.noise_correction = noise_correction

@@ -42,7 +42,8 @@ def ashman_d(m1: float, s1: float, m2: float, s2: float) -> float:
     return float(np.sqrt(2.0) * abs(m1 - m2) / np.sqrt(s1**2 + s2**2 + 1e-300))
 
 
-def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float = 20.0, random_state: int = 0) -> tuple[float, dict]:
+def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float = 20.0,
+                         random_state: int = 0) -> tuple[float, dict]:
     """The "auto" threshold rule (see the module docstring).
 
     Parameters
@@ -55,16 +56,31 @@ def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float
     rule : dict
         ``{"rule": "gap" | "fallback", "reason": str, ...}`` with the fitted modes.
     """
+    thr, info, _ = _auto(mean_sigma, fallback, min_gap_ratio, random_state)
+    return thr, info
+
+
+def _gaussian_bic(x: np.ndarray) -> float:
+    """BIC of one Gaussian fitted by maximum likelihood (as sklearn's 1-component mixture)."""
+    var = x.var() + 1e-6  # sklearn's reg_covar
+    ll = -0.5 * x.size * (np.log(2 * np.pi * var) + x.var() / var)
+    return float(-2 * ll + 2 * np.log(x.size))
+
+
+def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
     from sklearn.mixture import GaussianMixture
 
     s = np.asarray(mean_sigma, dtype=float)
     x = np.log(np.clip(s, 1e-12, None)).reshape(-1, 1)
     fb = {"rule": "fallback", "threshold": float(fallback)}
     if x.shape[0] < 4 or np.ptp(x) < 1e-9:
-        return float(fallback), {**fb, "reason": "too few or identical mean-sigma values"}
-    g1 = GaussianMixture(1, random_state=random_state).fit(x)
-    g2 = GaussianMixture(2, n_init=3, random_state=random_state).fit(x)
-    bic1, bic2 = g1.bic(x), g2.bic(x)
+        return float(fallback), {**fb, "reason": "too few or identical mean-sigma values"}, None
+    if init is None:
+        g2 = GaussianMixture(2, n_init=3, random_state=random_state).fit(x)
+    else:  # warm start from a previous fit (bootstrap resamples)
+        g2 = GaussianMixture(2, random_state=random_state, weights_init=init.weights_, means_init=init.means_,
+                             precisions_init=init.precisions_).fit(x)
+    bic1, bic2 = _gaussian_bic(x.ravel()), g2.bic(x)
     m = g2.means_.ravel()
     sd = np.sqrt(g2.covariances_.ravel())
     lo, hi = np.argsort(m)
@@ -72,14 +88,14 @@ def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float
     info = {"bic_1": float(bic1), "bic_2": float(bic2), "ashman_d": d,
             "modes_sigma": [float(np.exp(m[lo])), float(np.exp(m[hi]))]}
     if bic2 >= bic1:
-        return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}
+        return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}, g2
     xs = np.sort(x.ravel())
     gaps = np.diff(xs)
     # the boundary: the last sorted value (going up) that the lower mode still claims
     p_hi = g2.predict_proba(xs.reshape(-1, 1))[:, hi]
     cand = np.flatnonzero((xs[:-1] >= m[lo]) & (xs[:-1] <= m[hi]) & (p_hi[:-1] < 0.5) & (p_hi[1:] >= 0.5))
     if cand.size == 0:
-        return float(fallback), {**fb, **info, "reason": "not bimodal (no boundary between the two modes)"}
+        return float(fallback), {**fb, **info, "reason": "not bimodal (no boundary between the two modes)"}, g2
     k = int(cand[-1])
     mid = (xs[:-1] + xs[1:]) / 2
     med = float(np.median(gaps))
@@ -87,13 +103,13 @@ def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float
     info["gap_ratio"] = ratio
     if ratio < min_gap_ratio:
         return float(fallback), {**fb, **info,
-                                 "reason": f"not bimodal (largest gap {ratio:.1f}x the median gap < {min_gap_ratio})"}
+                                 "reason": f"not bimodal (boundary gap {ratio:.1f}x the median gap < {min_gap_ratio})"}, g2
     thr = float(np.exp(mid[k]))
     return thr, {"rule": "gap", "threshold": thr, **info,
                  "gap_sigma": [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))],
                  "reason": f"bimodal log mean-sigma (BIC2 < BIC1, gap {ratio:.0f}x the median gap, "
                            f"Ashman D {d:.2f}); "
-                           f"threshold at the geometric middle of the gap at the mixture boundary"}
+                           f"threshold at the geometric middle of the gap at the mixture boundary"}, g2
 
 
 class NeuronProfile:
@@ -105,6 +121,8 @@ class NeuronProfile:
         Music neurons have mean sigma below it. "auto": see the module docstring.
     fallback_threshold : float
         Used by "auto" when mean sigma is not bimodal.
+    min_gap_ratio : float
+        "auto": the boundary gap must be this many times the median gap.
     order_by : {"var_mu", "mean_sigma", "kl"}
         Ranking of music neurons (rank 1 = largest var of mu / smallest mean sigma / largest KL).
     n_bootstrap : int
@@ -128,22 +146,24 @@ class NeuronProfile:
     settings_ : dict
     """
 
-    def __init__(self, sigma_threshold="auto", fallback_threshold: float = 0.8, order_by: str = "var_mu",
-                 n_bootstrap: int = 200, ci: float = 0.95, random_state: int = 0):
+    def __init__(self, sigma_threshold="auto", fallback_threshold: float = 0.8, min_gap_ratio: float = 20.0,
+                 order_by: str = "var_mu", n_bootstrap: int = 200, ci: float = 0.95, random_state: int = 0):
         self.sigma_threshold = sigma_threshold
         self.fallback_threshold = fallback_threshold
+        self.min_gap_ratio = min_gap_ratio
         self.order_by = order_by
         self.n_bootstrap = n_bootstrap
         self.ci = ci
         self.random_state = random_state
 
-    def _threshold(self, mean_sigma):
+    def _threshold(self, mean_sigma, init=None):
+        """(threshold, rule dict, fitted mixture or None)."""
         if isinstance(self.sigma_threshold, str):
             if self.sigma_threshold != "auto":
                 raise ValueError(f"sigma_threshold must be 'auto' or a float, got {self.sigma_threshold!r}")
-            return sigma_threshold_auto(mean_sigma, self.fallback_threshold, random_state=self.random_state)
+            return _auto(mean_sigma, self.fallback_threshold, self.min_gap_ratio, self.random_state, init)
         t = float(self.sigma_threshold)
-        return t, {"rule": "fixed", "threshold": t, "reason": "given by the user"}
+        return t, {"rule": "fixed", "threshold": t, "reason": "given by the user"}, None
 
     def fit(self, mu, sigma):
         """Profile the latents.
@@ -171,7 +191,7 @@ class NeuronProfile:
         self.kl_ = kl_to_prior(mu, sigma).mean(axis=0)
         self.active_variance_ = self.var_mu_.copy()
         self.active_mask_ = self.active_variance_ > BURDA_ACTIVITY_THRESHOLD
-        self.sigma_threshold_, self.threshold_rule_ = self._threshold(self.mean_sigma_)
+        self.sigma_threshold_, self.threshold_rule_, self._mixture = self._threshold(self.mean_sigma_)
         self.music_mask_ = self.mean_sigma_ < self.sigma_threshold_
         self.n_music_ = int(self.music_mask_.sum())
         self.order_ = self.ranking(self.order_by)
@@ -180,6 +200,11 @@ class NeuronProfile:
             "sigma_threshold": self.sigma_threshold_,
             "sigma_threshold_rule": self.threshold_rule_["rule"],
             "sigma_threshold_reason": self.threshold_rule_["reason"],
+            "sigma_threshold_rule_definition": ("auto: 2-component Gaussian mixture on log mean-sigma preferred by "
+                                                f"BIC and a boundary gap >= {self.min_gap_ratio}x the median gap, "
+                                                f"else {self.fallback_threshold}") if self.sigma_threshold == "auto"
+            else "fixed",
+            "bootstrap": "resample inputs, recompute mean sigma and re-apply the rule; percentile interval",
             "order_by": self.order_by,
             "burda_activity_threshold": BURDA_ACTIVITY_THRESHOLD,
             "n_bootstrap": self.n_bootstrap,
@@ -194,10 +219,12 @@ class NeuronProfile:
         if not self.n_bootstrap:
             return
         rng = np.random.default_rng(self.random_state)
+        n = sigma.shape[0]
         counts = np.empty(self.n_bootstrap, dtype=int)
         for b in range(self.n_bootstrap):
-            ms = sigma[rng.integers(0, sigma.shape[0], sigma.shape[0])].mean(axis=0)
-            t, _ = self._threshold(ms)
+            w = rng.multinomial(n, np.full(n, 1.0 / n))  # resample inputs with replacement
+            ms = (w @ sigma) / n
+            t, _, _ = self._threshold(ms, init=self._mixture)
             counts[b] = int((ms < t).sum())
         a = (1 - self.ci) / 2
         self.n_music_bootstrap_ = counts
