@@ -212,3 +212,42 @@ def test_bad_input_gives_one_clear_error():
         compute_features(np.zeros((1, 32), dtype=int), backend="jsymbolic", progress=False)
     with pytest.raises(ValueError, match="integers"):
         compute_features(np.zeros((1, 32)), progress=False)
+
+
+def _attributes_by_hand(ev):
+    """The MusicVAE / AR-VAE attributes of one window, written plainly from the notes."""
+    from musicneurons.melody import events_to_notes
+
+    notes = events_to_notes(ev)
+    t = ev.size
+    pitches = [int(p) for p, _, _ in notes]
+    starts = [int(s) for _, s, _ in notes]
+    n = len(pitches)
+    steps = [abs(b - a) for a, b in zip(pitches, pitches[1:])]
+    weights = [0.20, 1, 0.5, 1, 0.67, 1, 0.5, 1, 0.25, 1, 0.5, 1, 0.67, 1, 0.5, 1]
+    frac = (lambda k: k / n) if n else (lambda k: NAN)
+    return {
+        "mvae_c_diatonic": frac(sum(p % 12 in (0, 2, 4, 5, 7, 9, 11) for p in pitches)),
+        "mvae_note_density": n / t,
+        "mvae_avg_interval": sum(steps) / len(steps) if steps else NAN,
+        "mvae_sync16": frac(sum(s % 2 == 1 for s in starts)),
+        "mvae_sync8": frac(sum(s % 4 == 2 for s in starts)),
+        "arvae_rhythmic_complexity": sum(weights[s % 16] for s in starts) / sum(weights[i % 16] for i in range(t)),
+        "arvae_pitch_range": max(pitches) - min(pitches) if n > 1 else 0,
+        "arvae_note_density": n / t,
+        "arvae_contour": sum(b - a for a, b in zip(pitches, pitches[1:])),
+    }
+
+
+def test_attributes_match_a_plain_per_window_implementation():
+    rng = np.random.default_rng(11)
+    for t in (32, 256):
+        ev = np.zeros((60, t), dtype=np.int64)
+        for i in range(60):
+            pos = rng.choice(t, size=rng.integers(0, t // 2), replace=False)
+            ev[i, pos] = rng.integers(1, 90, size=pos.size)
+        df = compute_features(ev, progress=False)
+        for i in range(60):
+            for fid, want in _attributes_by_hand(ev[i]).items():
+                got = df.iloc[i][fid]
+                assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-12), (t, i, fid)

@@ -58,10 +58,14 @@ def compute_features(events, backend: str = "native", workers: int = 1, progress
     """
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-    ev = validate_events(events)
-    if ev.ndim != 2:
-        raise ValueError(f"events must have shape (n_windows, T), got {ev.shape}")
     cols = feature_ids(vectors)
+    raw = np.asarray(events)
+    if raw.ndim != 2:
+        raise ValueError(f"events must have shape (n_windows, T), got {raw.shape}")
+    if raw.shape[0] == 0:
+        df = pd.DataFrame({c: np.zeros(0) for c in cols}, columns=cols)
+        return (df, pd.DataFrame(columns=["window", "feature", "reason"])) if return_reasons else df
+    ev = validate_events(raw)
     n = ev.shape[0]
     data: dict[str, np.ndarray] = {}
     reason_rows: list[tuple[int, str, str]] = []
