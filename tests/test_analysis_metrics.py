@@ -72,3 +72,13 @@ def test_metrics_on_planted_latents():
     rot = codes @ np.linalg.qr(np.random.default_rng(0).normal(size=(5, 5)))[0]
     d = dci(rot, factors, n_estimators=30, max_samples=1000)
     assert d["disentanglement"] < r["dci_disentanglement"] - 0.2
+
+
+def test_nan_factor_uses_its_own_rows():
+    codes = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.5, 0.5]])
+    f = np.c_[[0.0, 0.0, 1.0, 2.0, np.nan], [1.0, 2.0, 3.0, 4.0, 5.0]]
+    r = mig(codes, f, bins=3)
+    # factor 0 on its 4 rows: the 1/3 of test_mig_exact; the NaN row does not remove factor 1's row
+    assert r["per_factor"][0] == pytest.approx(1.0 / 3.0)
+    s = sap(codes, f)
+    assert s["score_matrix"][0, 0] == pytest.approx(sap(codes[:4], f[:4, 0])["score_matrix"][0, 0])

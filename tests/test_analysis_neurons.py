@@ -31,6 +31,9 @@ def test_profile_statistics_on_hand_made_matrix():
     assert p.threshold_rule_["rule"] == "fixed"
     t = p.table()
     assert t[["rank", "latent_index"]].values.tolist() == [[1, 2], [2, 0]]
+    assert t["rank_by_mean_sigma"].tolist() == [2, 1]
+    full = p.table(music_only=False)
+    assert full.latent_index.tolist() == [2, 0, 1] and full["rank"].tolist() == [1, 2, 0]
     sw = p.sweep([0.1, 0.3, 0.6, 1.5])
     assert sw.n_music.tolist() == [0, 1, 2, 3]
 

@@ -57,3 +57,31 @@ def test_summary_keys_and_values():
     assert n["sigma_threshold"] == 0.5 and n["settings"]["profile"]["sigma_threshold_rule"] == "fixed"
     assert n["music_neurons"][0]["top_feature"] is None
     assert n["activation"]["auc"] is None and n["ablation"]["recon_accuracy_full"] is None
+
+
+def test_twinkle_and_sweep_in_summary():
+    from musicneurons.analysis import twinkle_events, twinkle_posterior
+
+    p = make_planted_latents(n_samples=500, random_state=8)
+
+    def encode_fn(events):
+        assert events.shape == (1, 32) and np.array_equal(events[0], twinkle_events(2))
+        return p.mu[:1] * 0 + 0.25, p.sigma[:1]
+
+    tmu, tsig = twinkle_posterior(encode_fn, 2)
+    a = analyze_latents(p.mu, p.sigma, n_bootstrap=0, twinkle_mu=tmu, twinkle_sigma=tsig)
+    s = summarize(twinkle=a)["twinkle"]
+    assert [r["latent_index"] for r in s["twinkle"]] == p.informative.tolist()
+    assert all(r["twinkle_mu"] == 0.25 for r in s["twinkle"])
+    sw = s["sigma_threshold_sweep"]
+    assert sw["n_music"][sw["sigma_threshold"].index(0.5)] == 5 and sw["n_music"][-1] == 64
+
+
+def test_features_with_inf_are_treated_as_missing():
+    from musicneurons.analysis import NeuronFeatureCorrelation
+
+    p = make_planted_latents(n_samples=600, random_state=9)
+    f = p.features.copy()
+    f.loc[:10, "P1"] = np.inf
+    c = NeuronFeatureCorrelation(cross_checks=False).fit(p.mu, f, p.categories, p.informative)
+    assert c.top_feature(p.feature_of["P1"])[0] == "P1"

@@ -16,7 +16,7 @@ from .metrics import (dci, dci_from_importance, disentanglement_report, gaussian
 from .neurons import NeuronProfile, kl_to_prior, sigma_threshold_auto
 from .summary import LatentAnalysis, analyze_latents, summarize, summarize_model, to_jsonable
 from .synthetic import PlantedLatents, make_planted_latents
-from .twinkle import twinkle_events, twinkle_table
+from .twinkle import twinkle_events, twinkle_posterior, twinkle_table
 
 __all__ = [
     "AttributeVectors", "LatentAnalysis", "NeuronAblation", "NeuronFeatureCorrelation", "NeuronProfile",
@@ -24,5 +24,5 @@ __all__ = [
     "count_activated", "dci", "dci_from_importance", "disentanglement_report", "gaussian_total_correlation",
     "interpretability", "key_neuron_histograms", "kl_to_prior", "make_planted_latents", "mig",
     "neuron_correlations", "phik_rect", "phik_square", "reconstruction_accuracy", "sap",
-    "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_table",
+    "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_posterior", "twinkle_table",
 ]

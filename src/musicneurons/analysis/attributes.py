@@ -100,7 +100,7 @@ class AttributeVectors:
             raise ValueError(f"mu has {mu.shape[0]} rows but features has {len(features)}")
         self.neurons_ = np.arange(mu.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
         X = mu[:, self.neurons_]
-        feats = features.apply(pd.to_numeric, errors="coerce")
+        feats = features.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
         feats.columns = [str(c) for c in feats.columns]
         self.dropped_constant_ = constant_columns(feats)
         feats = feats.drop(columns=self.dropped_constant_)

@@ -319,7 +319,7 @@ class NeuronFeatureCorrelation:
         self.neurons_ = np.arange(mu.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
         feats = features.copy()
         feats.columns = [str(c) for c in feats.columns]
-        feats = feats.apply(pd.to_numeric, errors="coerce")
+        feats = feats.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
         self.dropped_constant_ = constant_columns(feats)
         feats = feats.drop(columns=self.dropped_constant_)
         self.feature_names_ = list(feats.columns)

@@ -1,7 +1,7 @@
 """Disentanglement metrics on fixed data, with the symbolic features as the factors.
 
 ``codes`` is (n_samples, n_codes) (usually mu of the music neurons), ``factors`` is
-(n_samples, n_factors) (feature values; rows with a NaN factor are dropped per metric).
+(n_samples, n_factors) (feature values; NaN allowed: each factor uses the rows where it is present).
 
 - **MIG** (Chen et al. 2018): per factor, the gap between the two largest mutual
   informations with single codes, divided by the factor's entropy. MI is the *binned*
@@ -83,10 +83,16 @@ def mig(codes, factors, bins: int = 20) -> dict:
     c, f = _check(codes, factors)
     if c.shape[1] < 2:
         raise ValueError("MIG needs at least 2 codes")
-    ok = ~np.isnan(f).any(axis=1)
-    cd, fd = histogram_discretize(c[ok], bins), histogram_discretize(f[ok], bins)
-    mi = discrete_mutual_info(cd, fd)
-    h = discrete_entropy(fd)
+    cd = histogram_discretize(c, bins)
+    mi = np.full((c.shape[1], f.shape[1]), np.nan)
+    h = np.zeros(f.shape[1])
+    for j in range(f.shape[1]):  # rows with this factor present
+        ok = ~np.isnan(f[:, j])
+        if ok.sum() < 2:
+            continue
+        fd = histogram_discretize(f[ok, j][:, None], bins)
+        mi[:, j] = discrete_mutual_info(cd[ok], fd)[:, 0]
+        h[j] = discrete_entropy(fd)[0]
     per = mig_from_mi(mi, h)
     per[h == 0] = np.nan
     return {"score": float(np.nanmean(per)) if np.isfinite(per).any() else float("nan"),
@@ -123,8 +129,11 @@ def sap(codes, factors) -> dict:
     c, f = _check(codes, factors)
     if c.shape[1] < 2:
         raise ValueError("SAP needs at least 2 codes")
-    ok = ~np.isnan(f).any(axis=1)
-    m = sap_score_matrix(c[ok], f[ok])
+    m = np.zeros((c.shape[1], f.shape[1]))
+    for j in range(f.shape[1]):  # rows with this factor present
+        ok = ~np.isnan(f[:, j])
+        if ok.sum() > 2:
+            m[:, j] = sap_score_matrix(c[ok], f[ok, j])[:, 0]
     s = np.sort(m, axis=0)
     per = s[-1] - s[-2]
     return {"score": float(per.mean()), "per_factor": per, "score_matrix": m,

@@ -237,7 +237,11 @@ class NeuronProfile:
         return idx[np.argsort(key[idx], kind="stable")]
 
     def table(self, by: str | None = None, music_only: bool = True) -> pd.DataFrame:
-        """Per-neuron statistics with rank (1 = most important) and raw latent index side by side."""
+        """Per-neuron statistics with rank (1 = most important) and raw latent index side by side.
+
+        ``rank`` follows ``by`` (default ``order_by``); ``rank_by_var_mu``, ``rank_by_mean_sigma``
+        and ``rank_by_kl`` give the alternatives. Noise neurons have rank 0.
+        """
         order = self.ranking(by or self.order_by)
         rank = np.zeros(self.n_dims_, dtype=int)
         rank[order] = np.arange(1, order.size + 1)
@@ -246,6 +250,11 @@ class NeuronProfile:
             "std_mu": self.std_mu_, "mean_mu": self.mean_mu_, "mean_sigma": self.mean_sigma_,
             "kl": self.kl_, "active_variance": self.active_variance_, "music": self.music_mask_,
         })
+        for alt in ORDER_KEYS:
+            r = np.zeros(self.n_dims_, dtype=int)
+            o = self.ranking(alt)
+            r[o] = np.arange(1, o.size + 1)
+            df[f"rank_by_{alt}"] = r
         if music_only:
             return df.iloc[order].reset_index(drop=True)
         rest = np.setdiff1d(np.arange(self.n_dims_), order)

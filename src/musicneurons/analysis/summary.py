@@ -20,6 +20,7 @@ from .correlate import NeuronFeatureCorrelation, neuron_correlations
 from .intervene import ablate_noise
 from .metrics import disentanglement_report
 from .neurons import NeuronProfile
+from .twinkle import twinkle_table
 
 
 def to_jsonable(obj: Any) -> Any:
@@ -59,6 +60,7 @@ class LatentAnalysis:
     detector: RealRandomDetector | None = None
     ablation: dict | None = None
     metrics: dict | None = None
+    twinkle: pd.DataFrame | None = None
     settings: dict = field(default_factory=dict)
 
 
@@ -66,7 +68,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     mu_random=None, events=None, decode_fn: Callable | None = None, *,
                     sigma_threshold="auto", order_by: str = "var_mu", n_bootstrap: int = 200,
                     activation_threshold: float = 0.1, phik_bins: int = 10, cross_checks: bool = True,
-                    metrics: bool = False, random_state: int = 0) -> LatentAnalysis:
+                    metrics: bool = False, twinkle_mu=None, twinkle_sigma=None,
+                    random_state: int = 0) -> LatentAnalysis:
     """Run the array-level analysis of one model.
 
     Parameters
@@ -82,6 +85,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     metrics : bool
         Also compute the disentanglement metrics (MIG, SAP, DCI, Interpretability, TC) on the
         music neurons (DCI trains one gradient-boosting model per feature).
+    twinkle_mu, twinkle_sigma : array-like, shape=(n_dims,), optional
+        The posterior of ``twinkle_events(n_bars)``; adds :func:`twinkle_table`.
     """
     mu = np.asarray(mu, dtype=float)
     profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
@@ -98,14 +103,17 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         out.attributes = AttributeVectors(random_state=random_state).fit(mu, features)
         if metrics and order.size > 1:
             kept = out.correlation.feature_names_
+            fac = features[kept].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
             out.metrics = disentanglement_report(
-                mu[:, order], features[kept].to_numpy(dtype=float), factor_names=kept,
+                mu[:, order], fac.to_numpy(dtype=float), factor_names=kept,
                 dci_kwargs={"random_state": random_state},
                 interpretability_kwargs={"random_state": random_state})
     if mu_random is not None:
         out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
     if events is not None and decode_fn is not None:
         out.ablation = ablate_noise(events, mu, ~profile.music_mask_, decode_fn)
+    if twinkle_mu is not None and twinkle_sigma is not None:
+        out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     out.settings = {"profile": profile.settings_,
                     "correlation": out.correlation.settings_ if out.correlation else None,
                     "attributes": out.attributes.settings_ if out.attributes else None,
@@ -144,12 +152,16 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "sigma_threshold": p.sigma_threshold_,
         "sigma_threshold_rule": p.threshold_rule_["rule"],
         "order_by": p.order_by,
+        "sigma_threshold_sweep": p.sweep().to_dict(orient="list"),
         "music_neurons": neurons,
         "dropped_constant_features": c.dropped_constant_ if c is not None else None,
         "category_neurons": c.category_neurons_ if c is not None else None,
         "activation": act,
         "ablation": abl,
         "metrics": ({k: v for k, v in analysis.metrics.items() if k != "settings"} if analysis.metrics else None),
+        "twinkle": (analysis.twinkle[analysis.twinkle["rank"] > 0][
+            ["rank", "latent_index", "twinkle_mu", "twinkle_sigma", "mu_percentile"]]
+            if analysis.twinkle is not None else None),
         "settings": analysis.settings,
     }
     return to_jsonable(s)

@@ -44,6 +44,17 @@ def twinkle_events(n_bars: int = 2) -> np.ndarray:
     return notes_to_events(np.array(notes), n_steps)
 
 
+def twinkle_posterior(encode_fn, n_bars: int = 2) -> tuple[np.ndarray, np.ndarray]:
+    """Encode the tune with ``encode_fn(events (1, T)) -> (mu, sigma)`` each (1, n_dims).
+
+    Returns
+    -------
+    mu, sigma : np.ndarray, shape=(n_dims,)
+    """
+    mu, sigma = encode_fn(twinkle_events(n_bars)[None, :])
+    return np.asarray(mu, dtype=float).reshape(-1), np.asarray(sigma, dtype=float).reshape(-1)
+
+
 def twinkle_table(mu, sigma, population_mu, population_sigma=None, music_mask=None, order=None) -> pd.DataFrame:
     """Twinkle's mu and sigma per dim against the population.
 
