@@ -65,13 +65,14 @@ def test_correlations_point_to_planted_features():
     for f, d in p.feature_of.items():
         assert c.top_feature(d)[0] == f
         assert c.phik_.loc[d, f] > 0.8
-        assert c.z_.loc[d, f] > 5
+        assert c.z_.loc[d, f] > 5 and c.significant_.loc[d, f]
         assert abs(c.spearman_.loc[d, f]) > 0.9
         assert c.mi_.loc[d].idxmax() == f  # MI cross-check agrees
         assert c.dominant_category_[d] == p.categories[f]
     assert set(c.category_neurons_["P"]) == {p.feature_of["P1"], p.feature_of["P2"]}
     assert c.category_neurons_["M"] == [p.feature_of["M1"]]
     assert c.phik_["X1"].max() < 0.3  # the unrelated feature
+    assert not c.significant_["X1"].any()
     top = c.top_features_
     assert top[top["rank"] == 1].set_index("latent_index")["feature"].to_dict() == {d: f for f, d in p.feature_of.items()}
     assert c.settings_["phik_bins"] == 10 and "asymptotic" in c.settings_["significance"]

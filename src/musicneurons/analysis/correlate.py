@@ -84,7 +84,8 @@ def _phik_and_significance(h: np.ndarray, noise_correction: bool, significance: 
     return value, p, z
 
 
-def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance: bool = True):
+def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance: bool = True,
+              progress: bool = False):
     """phik between every column of ``X`` and every column of ``Y`` (all interval columns).
 
     Parameters
@@ -98,6 +99,8 @@ def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance:
         phik's noise pedestal correction.
     significance : bool
         Also compute the asymptotic G-test p-value and Z per cell.
+    progress : bool
+        Show a tqdm bar over the rows of the result.
 
     Returns
     -------
@@ -112,7 +115,12 @@ def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance:
     bx = [bin_uniform(X[:, i], bins) for i in range(X.shape[1])]
     by = [bin_uniform(Y[:, j], bins) for j in range(Y.shape[1])]
     out = np.full((3, X.shape[1], Y.shape[1]), np.nan)
-    for i, (ix, nx) in enumerate(bx):
+    rows = enumerate(bx)
+    if progress:
+        from tqdm.auto import tqdm
+
+        rows = tqdm(rows, total=len(bx), desc="phik", unit="neuron")
+    for i, (ix, nx) in rows:
         for j, (iy, ny) in enumerate(by):
             if nx == 0 or ny == 0:
                 continue
@@ -263,6 +271,10 @@ class NeuronFeatureCorrelation:
         Settings of the kNN MI estimator.
     top_k : int
         Number of top features listed per neuron.
+    alpha : float
+        Family-wise level for ``significant_`` (Bonferroni over all neuron x feature cells).
+    progress : bool
+        Show a progress bar while computing phik.
     random_state : int
 
     Attributes
@@ -275,6 +287,8 @@ class NeuronFeatureCorrelation:
         Features constant (or all NaN) over the data, dropped.
     phik_, pvalue_, z_, spearman_, mi_ : pd.DataFrame, shape=(n_neurons, n_features)
         Indexed by latent index, columns by feature id.
+    significant_ : pd.DataFrame of bool, shape=(n_neurons, n_features)
+        ``pvalue_ < alpha / n_cells`` (Bonferroni); all False without significance.
     top_features_ : pd.DataFrame
         Long table: latent_index, rank, feature, category, phik, z, spearman.
     category_max_ : pd.DataFrame, shape=(n_neurons, n_categories)
@@ -288,7 +302,7 @@ class NeuronFeatureCorrelation:
 
     def __init__(self, bins: int = 10, noise_correction: bool = True, significance: bool = True,
                  cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 2000,
-                 top_k: int = 5, random_state: int = 0):
+                 top_k: int = 5, alpha: float = 0.01, progress: bool = False, random_state: int = 0):
         self.bins = bins
         self.noise_correction = noise_correction
         self.significance = significance
@@ -296,6 +310,8 @@ class NeuronFeatureCorrelation:
         self.mi_neighbors = mi_neighbors
         self.mi_max_samples = mi_max_samples
         self.top_k = top_k
+        self.alpha = alpha
+        self.progress = progress
         self.random_state = random_state
 
     def fit(self, mu, features: pd.DataFrame, categories: Mapping[str, str], neurons=None):
@@ -333,8 +349,10 @@ class NeuronFeatureCorrelation:
             return pd.DataFrame(a, index=idx, columns=cols)
 
         ph, p, z = phik_rect(X, Y, bins=self.bins, noise_correction=self.noise_correction,
-                             significance=self.significance)
+                             significance=self.significance, progress=self.progress)
         self.phik_, self.pvalue_, self.z_ = frame(ph), frame(p), frame(z)
+        n_cells = max(int(np.isfinite(p).sum()), 1)
+        self.significant_ = frame(np.nan_to_num(p, nan=1.0) < self.alpha / n_cells)
         nan = np.full_like(ph, np.nan)
         self.spearman_ = frame(spearman_rect(X, Y) if self.cross_checks else nan)
         self.mi_ = frame(mutual_info_rect(X, Y, self.mi_neighbors, self.mi_max_samples, self.random_state)
@@ -345,6 +363,7 @@ class NeuronFeatureCorrelation:
             "phik_binning": "uniform, min..max of each column (phik interval binning)",
             "phik_noise_correction": self.noise_correction,
             "significance": "phik asymptotic G-test (log-likelihood), ndof=(r-1)(c-1)" if self.significance else None,
+            "significant": f"p < {self.alpha} / n_cells (Bonferroni)" if self.significance else None,
             "spearman": "scipy rankdata (average ties), pairwise-complete rows" if self.cross_checks else None,
             "mutual_information": (f"kNN (Kraskov, sklearn mutual_info_regression), n_neighbors={self.mi_neighbors}, "
                                    f"max_samples={self.mi_max_samples}, nats") if self.cross_checks else None,
