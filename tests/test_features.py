@@ -251,3 +251,10 @@ def test_attributes_match_a_plain_per_window_implementation():
             for fid, want in _attributes_by_hand(ev[i]).items():
                 got = df.iloc[i][fid]
                 assert (math.isnan(got) and math.isnan(want)) or got == pytest.approx(want, abs=1e-12), (t, i, fid)
+
+
+@pytest.mark.parametrize("backend", ["native", "music21"])
+def test_an_empty_batch_gives_an_empty_table(backend):
+    df, why = compute_features(np.zeros((0, 32), dtype=np.int64), backend=backend, progress=False,
+                               return_reasons=True)
+    assert df.shape == (0, len(feature_ids())) and len(why) == 0

@@ -28,7 +28,8 @@ def assert_same(native, reference, columns, kinds=None):
     nan_n, nan_r = np.isnan(native), np.isnan(reference)
     problems = []
     for j, c in enumerate(columns):
-        bad = (nan_n[:, j] != nan_r[:, j]) | (~nan_n[:, j] & ~nan_r[:, j] & (np.abs(native[:, j] - reference[:, j]) > TOL))
+        both = ~nan_n[:, j] & ~nan_r[:, j]
+        bad = (nan_n[:, j] != nan_r[:, j]) | (both & (np.abs(native[:, j] - reference[:, j]) > TOL))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             kind = f" ({kinds[i]})" if kinds is not None else ""

@@ -21,6 +21,11 @@ Every entry is a plain dict with the keys
 ``note``
     anything else a user must know (duplicates, quirks inherited from music21).
 
+Parity: every ``music21.jSymbolic`` entry (scalars and vector bins) of the native backend equals
+music21 10.5.1 within 1e-9 (in practice <= 5e-16) with NaN in the same places, on the 3,224
+windows of ``tests/fixtures/features/parity.npz``; no feature had to be excused. The MusicVAE and
+AR-VAE attributes have no music21 counterpart; both backends compute them natively.
+
 Left out, on purpose:
 
 * instrumentation features (I1, I3, I6, I8, I11-I20): they need an ``Instrument`` in the stream
@@ -63,7 +68,8 @@ _JSYMBOLIC = [
     ("M9", "Repeated Notes", "M", "fraction of intervals that are unisons (repeated pitch)", None, None,
      "0 when there are fewer than 2 notes"),
     ("m10", "Chromatic Motion", "M", "fraction of intervals that are one semitone", "fewer than 2 notes", None, None),
-    ("M11", "Stepwise Motion", "M", "fraction of intervals that are 1 or 2 semitones", "fewer than 2 notes", None, None),
+    ("M11", "Stepwise Motion", "M", "fraction of intervals that are 1 or 2 semitones", "fewer than 2 notes",
+     None, None),
     ("M12", "Melodic Thirds", "M", "fraction of intervals that are 3 or 4 semitones", "fewer than 2 notes", None, None),
     ("M13", "Melodic Fifths", "M", "fraction of intervals that are 7 semitones", "fewer than 2 notes", None, None),
     ("M14", "Melodic Tritones", "M", "fraction of intervals that are 6 semitones", "fewer than 2 notes", None, None),
