@@ -5,6 +5,17 @@ Modules: ``neurons`` (music/noise split), ``correlate`` (phik, Spearman, MI), ``
 callables), ``metrics`` (MIG, SAP, DCI, Interpretability, total correlation), ``twinkle``
 (the running example), ``summary`` (one-call analysis and its JSON summary), ``synthetic``
 (planted latents for tests and demos).
+
+Typical use (``mu``, ``sigma`` (N, 512) from the encoder; ``features`` an (N, F) DataFrame
+with feature-id columns and ``categories`` {id: "P"|"R"|"M"}; ``decode_fn(z) -> events``)::
+
+    from musicneurons.analysis import analyze_latents, summarize, Traversal
+    a2 = analyze_latents(mu, sigma, features, categories, mu_random=mu_rand,
+                         events=events, decode_fn=decode_fn, metrics=True)
+    print(a2.profile.describe()); a2.profile.table(); a2.correlation.top_features_
+    curves = Traversal().fit(mu[:200], a2.profile.order_[:8], decode_fn, features_fn,
+                             population_mu=mu).response_
+    json.dump(summarize({"2bar": a2}), open("summary.json", "w"))
 """
 
 from .activation import RealRandomDetector, count_activated, key_neuron_histograms
