@@ -10,7 +10,12 @@ def _decode(z):
     z = np.asarray(z)
     ev = np.zeros((z.shape[0], 8), dtype=np.int64)
     ev[:, 0] = np.clip(np.round(60 + 4 * z[:, 7]), 21, 108).astype(int) - 19
+    ev[:, 4] = np.where(z[:, 3] > 0, 50, 0)
     return ev
+
+
+def _features(ev):
+    return pd.DataFrame({"P1": (ev[:, 0] + 19).astype(float), "R1": (ev >= 2).sum(axis=1).astype(float)})
 
 
 def _only_plain_types(x):
@@ -31,7 +36,8 @@ def test_to_jsonable():
 def test_summary_keys_and_values():
     p = make_planted_latents(n_samples=1200, random_state=7)
     a2 = analyze_latents(p.mu, p.sigma, p.features, p.categories, mu_random=p.mu_random,
-                         events=_decode(p.mu), decode_fn=_decode, n_bootstrap=10, cross_checks=False)
+                         events=_decode(p.mu), decode_fn=_decode, n_bootstrap=10, cross_checks=False,
+                         features_fn=_features, n_intervention_melodies=50, n_traversed=2)
     a16 = analyze_latents(p.mu, p.sigma, n_bootstrap=0, sigma_threshold=0.5)
     s = summarize({"2bar": a2, "16bar": a16})
     json.dumps(s)
@@ -50,6 +56,9 @@ def test_summary_keys_and_values():
     assert act["auc"] > 0.99 and act["activated_noise_random_mean"] > act["activated_noise_real_mean"]
     assert m["ablation"]["recon_accuracy_full"] == 1.0 and m["ablation"]["recon_accuracy_noise_zeroed"] == 1.0
     assert m["dropped_constant_features"] == ["C0"]
+    moved = {r["latent_index"]: r["feature"] for r in m["interventions"]["ablation_top_moved"]}
+    assert moved[7] == "P1" and moved[3] == "R1" and moved[40] is None  # the decoder ignores dim 40
+    assert [r["feature"] for r in m["interventions"]["traversal_top_moved"]] == ["P1", "R1"]
     assert m["settings"]["activation"]["activation_threshold"] == 0.1
     assert m["settings"]["correlation"]["phik_bins"] == 10
     # the 16-bar entry without features / random / decoder still has every key, as None
@@ -57,6 +66,7 @@ def test_summary_keys_and_values():
     assert n["sigma_threshold"] == 0.5 and n["settings"]["profile"]["sigma_threshold_rule"] == "fixed"
     assert n["music_neurons"][0]["top_feature"] is None
     assert n["activation"]["auc"] is None and n["ablation"]["recon_accuracy_full"] is None
+    assert n["interventions"]["ablation_top_moved"] is None
 
 
 def test_twinkle_and_sweep_in_summary():

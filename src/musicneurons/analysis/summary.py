@@ -17,7 +17,7 @@ import pandas as pd
 from .activation import RealRandomDetector
 from .attributes import AttributeVectors
 from .correlate import NeuronFeatureCorrelation, neuron_correlations
-from .intervene import ablate_noise
+from .intervene import NeuronAblation, Traversal, ablate_noise
 from .metrics import disentanglement_report
 from .neurons import NeuronProfile
 from .twinkle import twinkle_table
@@ -61,6 +61,8 @@ class LatentAnalysis:
     ablation: dict | None = None
     metrics: dict | None = None
     twinkle: pd.DataFrame | None = None
+    neuron_ablation: NeuronAblation | None = None
+    traversal: Traversal | None = None
     settings: dict = field(default_factory=dict)
 
 
@@ -69,7 +71,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     sigma_threshold="auto", order_by: str = "var_mu", n_bootstrap: int = 200,
                     activation_threshold: float = 0.1, phik_bins: int = 10, cross_checks: bool = True,
                     metrics: bool = False, twinkle_mu=None, twinkle_sigma=None,
-                    random_state: int = 0) -> LatentAnalysis:
+                    features_fn: Callable | None = None, n_intervention_melodies: int = 100,
+                    n_traversed: int = 8, progress: bool = False, random_state: int = 0) -> LatentAnalysis:
     """Run the array-level analysis of one model.
 
     Parameters
@@ -87,6 +90,12 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         music neurons (DCI trains one gradient-boosting model per feature).
     twinkle_mu, twinkle_sigma : array-like, shape=(n_dims,), optional
         The posterior of ``twinkle_events(n_bars)``; adds :func:`twinkle_table`.
+    features_fn : callable, optional
+        ``events -> DataFrame``; with ``decode_fn`` adds the single-neuron ablation of every
+        music neuron and the traversal of the ``n_traversed`` top-ranked ones, on
+        ``n_intervention_melodies`` randomly chosen inputs.
+    progress : bool
+        Progress bar for the phik computation.
     """
     mu = np.asarray(mu, dtype=float)
     profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
@@ -98,7 +107,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     if features is not None:
         if categories is None:
             raise ValueError("categories (feature id -> 'P'|'R'|'M') are needed with features")
-        out.correlation = NeuronFeatureCorrelation(bins=phik_bins, cross_checks=cross_checks,
+        out.correlation = NeuronFeatureCorrelation(bins=phik_bins, cross_checks=cross_checks, progress=progress,
                                                    random_state=random_state).fit(mu, features, categories, order)
         out.attributes = AttributeVectors(random_state=random_state).fit(mu, features)
         if metrics and order.size > 1:
@@ -112,6 +121,11 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
     if events is not None and decode_fn is not None:
         out.ablation = ablate_noise(events, mu, ~profile.music_mask_, decode_fn)
+    if decode_fn is not None and features_fn is not None and order.size:
+        rng = np.random.default_rng(random_state)
+        pick = np.sort(rng.choice(mu.shape[0], min(n_intervention_melodies, mu.shape[0]), replace=False))
+        out.neuron_ablation = NeuronAblation().fit(mu[pick], order, decode_fn, features_fn)
+        out.traversal = Traversal().fit(mu[pick], order[:n_traversed], decode_fn, features_fn, population_mu=mu)
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     out.settings = {"profile": profile.settings_,
@@ -119,7 +133,20 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     "attributes": out.attributes.settings_ if out.attributes else None,
                     "activation": out.detector.settings_ if out.detector else {"activation_threshold": activation_threshold},
                     "metrics": out.metrics["settings"] if out.metrics else None,
+                    "neuron_ablation": out.neuron_ablation.settings_ if out.neuron_ablation else None,
+                    "traversal": out.traversal.settings_ if out.traversal else None,
                     "random_state": random_state}
+    return out
+
+
+def _top_effects(effect: pd.DataFrame) -> list[dict]:
+    """Per neuron (row) the feature with the largest standardised effect (None if nothing moved)."""
+    out = []
+    for d, row in effect.iterrows():
+        r = row.dropna()
+        moved = not r.empty and r.max() > 0
+        out.append({"latent_index": int(d), "feature": str(r.idxmax()) if moved else None,
+                    "effect": float(r.max()) if not r.empty else None})
     return out
 
 
@@ -159,6 +186,10 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "activation": act,
         "ablation": abl,
         "metrics": ({k: v for k, v in analysis.metrics.items() if k != "settings"} if analysis.metrics else None),
+        "interventions": {
+            "ablation_top_moved": _top_effects(analysis.neuron_ablation.effect_) if analysis.neuron_ablation else None,
+            "traversal_top_moved": _top_effects(analysis.traversal.effect_) if analysis.traversal else None,
+        },
         "twinkle": (analysis.twinkle[analysis.twinkle["rank"] > 0][
             ["rank", "latent_index", "twinkle_mu", "twinkle_sigma", "mu_percentile"]]
             if analysis.twinkle is not None else None),
