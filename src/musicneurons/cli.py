@@ -1,0 +1,288 @@
+"""The ``musicneurons`` command: a thin layer over the API (imports stay lazy so start-up is fast)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+class UserError(Exception):
+    """An error the user can fix; printed as one line, no traceback."""
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+# -- extract / random --------------------------------------------------------------------------------------
+
+
+def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False):
+    """ExtractResults for files/folders/``builtin``; raises UserError for a missing path or empty folder."""
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from .corpus import extract_builtin
+    from .extract import extract_file
+    from .sources import find_files
+
+    results, files = [], []
+    for src in sources:
+        if str(src) == "builtin":
+            results.extend(extract_builtin(bars, progress=progress))
+            continue
+        try:
+            files.extend(find_files(src))
+        except FileNotFoundError as e:
+            raise UserError(str(e)) from None
+    fn = partial(extract_file, bars=bars)
+    if workers > 1 and len(files) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            it = pool.map(fn, files, chunksize=max(1, min(64, len(files) // (workers * 8) or 1)))
+            results.extend(tqdm(it, total=len(files), disable=not progress, desc="extract", unit="file"))
+    else:
+        results.extend(fn(f) for f in tqdm(files, disable=not progress, desc="extract", unit="file"))
+    return results
+
+
+def write_rejections(results, path: Path):
+    import pandas as pd
+
+    rows = [{"source": r.source, "reason": reason, "count": n} for r in results for reason, n in r.reasons.items()]
+    pd.DataFrame(rows, columns=["source", "reason", "count"]).to_csv(path, index=False)
+
+
+def cmd_extract(a):
+    from collections import Counter
+
+    from .corpus import sample_windows
+
+    results = extract_sources(a.sources, a.bars, a.workers, _progress())
+    table = sample_windows(results, per_file=a.per_file, n_files=a.files, seed=a.seed)
+    out = Path(a.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    table.to_parquet(out, index=False)
+    rej = out.with_name(out.stem + ".rejections.csv")
+    write_rejections(results, rej)
+    counts = Counter()
+    for r in results:
+        counts.update(r.reasons)
+    n_ok = sum(1 for r in results if len(r.windows))
+    print(f"{len(results)} sources, {n_ok} with windows -> {len(table)} windows of {a.bars} bars in {out}")
+    for reason, n in counts.most_common():
+        print(f"  {n:7d}  {reason}")
+    if counts:
+        print(f"rejections: {rej}")
+
+
+def cmd_random(a):
+    from .randomseq import random_table
+
+    t = random_table(a.n, a.bars, a.seed)
+    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+    t.to_parquet(a.output, index=False)
+    print(f"{len(t)} random {a.bars}-bar sequences (seed {a.seed}) -> {a.output}")
+
+
+# -- model -------------------------------------------------------------------------------------------------
+
+
+def _load(a, name_attr="model", ckpt_attr="checkpoint"):
+    from .model.checkpoint import load_model
+
+    try:
+        return load_model(getattr(a, name_attr), checkpoint=getattr(a, ckpt_attr, None), device=a.device)
+    except (ValueError, FileNotFoundError, KeyError) as e:
+        raise UserError(str(e).strip('"')) from None
+
+
+def read_events(path) -> "np.ndarray":
+    import numpy as np
+    import pandas as pd
+
+    p = Path(path)
+    if not p.exists():
+        raise UserError(f"{p}: no such file")
+    try:
+        t = pd.read_parquet(p, columns=["events"])
+    except Exception as e:
+        raise UserError(f"{p}: not a melody table with an 'events' column ({type(e).__name__})") from None
+    if len(t) == 0:
+        raise UserError(f"{p}: the table has no rows")
+    ev = t["events"].to_list()
+    lengths = {len(e) for e in ev}
+    if len(lengths) != 1:
+        raise UserError(f"{p}: windows have different lengths {sorted(lengths)}")
+    return np.asarray(ev, dtype=np.int64)
+
+
+def cmd_encode(a):
+    import numpy as np
+
+    model = _load(a)
+    ev = read_events(a.melodies)
+    if ev.shape[1] != model.cfg.max_seq_len:
+        raise UserError(f"{a.melodies}: windows have {ev.shape[1]} steps but {model.cfg.name} takes "
+                        f"{model.cfg.max_seq_len}")
+    z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed)
+    arrays = {"mu": mu, "sigma": sigma}
+    if a.z:
+        arrays["z"] = z
+    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
+    np.savez(a.output, **arrays)
+    print(f"encoded {len(ev)} windows with {model.cfg.name} -> {a.output} (mu, sigma: {mu.shape})")
+
+
+def cmd_decode(a):
+    import numpy as np
+    import pandas as pd
+
+    from .melody import write_midi
+
+    model = _load(a)
+    try:
+        mu = np.load(a.latents, allow_pickle=False)["mu"]
+    except Exception as e:
+        raise UserError(f"{a.latents}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
+    ev = model.decode(mu, temperature=a.temperature, seed=a.seed)
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"row": np.arange(len(ev)), "events": [e.tolist() for e in ev]}).to_parquet(out / "decoded.parquet")
+    for i, e in enumerate(ev):
+        write_midi(e, out / f"{i:06d}.mid")
+    print(f"decoded {len(ev)} latents -> {out}/decoded.parquet and {len(ev)} MIDI files")
+
+
+def cmd_convert(a):
+    from .model.checkpoint import CheckpointMismatch, load_model, save_model
+
+    try:
+        model = load_model(a.config, checkpoint=a.path)
+    except (CheckpointMismatch, ValueError, FileNotFoundError, KeyError) as e:
+        raise UserError(str(e).strip('"')) from None
+    save_model(model, a.output, metadata={"converted_from": a.path})
+    print(f"{a.path} ({a.config}, {model.n_params():,} parameters) -> {a.output}")
+
+
+def training_windows(corpus: str, bars: int, workers: int = 1):
+    import numpy as np
+
+    results = extract_sources([corpus], bars, workers, _progress())
+    wins = [r.windows for r in results if len(r.windows)]
+    if not wins:
+        raise UserError(f"{corpus}: no {bars}-bar windows to train on")
+    sources = np.concatenate([[r.source] * len(r.windows) for r in results if len(r.windows)])
+    return np.concatenate(wins), sources, results
+
+
+def cmd_train(a):
+    import platform
+
+    import torch
+
+    from .model.config import get_config
+    from .model.train import train
+
+    cfg = get_config(a.config)
+    if a.batch_size:
+        cfg = cfg.with_(batch_size=a.batch_size)
+    windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers)
+    print(f"{len(windows)} distinct {cfg.bars}-bar windows from {len(set(sources))} sources ({a.corpus})")
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    final = train(cfg, windows, sources, out, steps=a.steps, seed=a.seed, checkpoint_every=a.checkpoint_every,
+                  eval_every=a.eval_every, progress=_progress() or a.progress, threads=a.threads,
+                  time_limit_s=a.time_limit * 60 if a.time_limit else None)
+    card = {
+        "model": cfg.name, "config": json.loads(cfg.to_json()), "corpus": a.corpus,
+        "n_distinct_windows": int(len(windows)), "n_sources": int(len(set(sources))),
+        "command": f"musicneurons train --config {a.config} --corpus {a.corpus} --steps {final['step']} "
+                   f"--seed {a.seed} --threads {a.threads or torch.get_num_threads()} -o {a.output}",
+        "torch": torch.__version__, "python": platform.python_version(), **final,
+    }
+    (out / "card.json").write_text(json.dumps(card, indent=2))
+    print(json.dumps(final, indent=2))
+
+
+# -- parser ------------------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicneurons", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("extract", help="MIDI/ABC/MusicXML files or folders (or 'builtin') -> melody windows")
+    s.add_argument("sources", nargs="+", help="files, folders (searched recursively) or 'builtin'")
+    s.add_argument("--bars", type=int, choices=(2, 16), default=2)
+    s.add_argument("-o", "--output", required=True, help="output Parquet table")
+    s.add_argument("--per-file", type=int, default=None, help="keep at most K windows per file (seeded)")
+    s.add_argument("--files", type=int, default=None, help="sample N files at random (seeded)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(fn=cmd_extract)
+
+    s = sub.add_parser("random", help="the paper's random note sequences")
+    s.add_argument("--n", type=int, default=50000)
+    s.add_argument("--bars", type=int, choices=(2, 16), default=2)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("-o", "--output", required=True)
+    s.set_defaults(fn=cmd_random)
+
+    for name, fn, helptext in (("encode", cmd_encode, "melody table -> latents.npz (mu, sigma)"),
+                               ("decode", cmd_decode, "latents.npz -> decoded.parquet + MIDI files")):
+        s = sub.add_parser(name, help=helptext)
+        s.add_argument("melodies" if name == "encode" else "latents")
+        s.add_argument("--model", default=None, help="shipped model name or Magenta config name")
+        s.add_argument("--checkpoint", default=None, help="our folder, a Magenta TF checkpoint/.tar, or a magenta.js folder")
+        s.add_argument("-o", "--output", required=True)
+        s.add_argument("--device", default="cpu")
+        s.add_argument("--seed", type=int, default=0)
+        if name == "encode":
+            s.add_argument("--batch-size", type=int, default=512)
+            s.add_argument("--z", action="store_true", help="also store a sample z = mu + sigma * eps")
+        else:
+            s.add_argument("--temperature", type=float, default=0.0, help="0 = greedy argmax")
+        s.set_defaults(fn=fn)
+
+    s = sub.add_parser("convert", help="a Magenta checkpoint (TF or magenta.js) -> our safetensors folder")
+    s.add_argument("path")
+    s.add_argument("--config", required=True, help="Magenta config name, e.g. cat-mel_2bar_big")
+    s.add_argument("-o", "--output", required=True)
+    s.set_defaults(fn=cmd_convert)
+
+    s = sub.add_parser("train", help="train a MusicVAE with Magenta's recipe")
+    s.add_argument("--config", required=True)
+    s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--steps", type=int, default=5000)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--threads", type=int, default=None)
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--checkpoint-every", type=int, default=200)
+    s.add_argument("--eval-every", type=int, default=500)
+    s.add_argument("--time-limit", type=float, default=None, help="minutes; stop (and checkpoint) after this")
+    s.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    s.set_defaults(fn=cmd_train)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except UserError as e:
+        print(f"musicneurons {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,175 @@
+"""Where melodies come from: the built-in corpus, folders of files, and sampling N files x k windows.
+
+The **built-in corpus** is the monophonic folk music that ships inside music21's corpus (no download): the
+ABC collections (Essen, O'Neill's 1850, Ryan's Mammoth, Aird's Airs, Nottingham, misc. folk) restricted to
+tunes with 4-quarter bars (4/4, C, C|, 2/2 -- the only meters Magenta's converter keeps), repeats expanded as
+a performance (or a MIDI rendering) would play them; plus, as a separate collection, the voice lines of the
+Bach chorales in 4/4 (each voice a melody), which add 16-bar material. Parsing takes a few minutes, so the
+parsed notes ship with the package (``musicneurons/data/*.parquet``, 1.8 MB, made by :func:`build_builtin`);
+a rebuild is cached in ``$MUSICNEURONS_CACHE`` or ``~/.cache/musicneurons``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .extract import ExtractResult, NoteSeq, extract_sequence
+
+CORPUS_VERSION = 1
+FOUR_QUARTER_METERS = {"4/4", "C", "C|", "2/2", "8/8"}
+COLLECTIONS = ("abc", "bach")
+SHIPPED_DIR = Path(__file__).resolve().parent / "data"  # the parsed corpus, shipped (built by build_builtin)
+
+
+def cache_dir() -> Path:
+    d = Path(os.environ.get("MUSICNEURONS_CACHE", Path.home() / ".cache" / "musicneurons"))
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+def _abc_tunes():
+    """(tune_id, abc_text) for every ABC tune in music21's corpus whose meter gives 4-quarter bars."""
+    from music21 import corpus
+
+    for path in sorted(corpus.corpora.CoreCorpus().getPaths(fileExtensions=["abc"])):
+        text = Path(path).read_text(encoding="latin-1")
+        parts = re.split(r"\n(?=X:)", text)
+        header = parts[0] if not parts[0].startswith("X:") else ""
+        rel = Path(path).relative_to(Path(corpus.__file__).parent)
+        for tune in parts:
+            if not tune.startswith("X:"):
+                continue
+            meters = {m.strip() for m in re.findall(r"^M:\s*([^\s%]+)", tune, flags=re.M)}
+            if meters & FOUR_QUARTER_METERS:
+                number = re.match(r"X:\s*(\d+)", tune)
+                tid = f"{rel.as_posix()}#{number.group(1) if number else '?'}"
+                yield tid, (header if "L:" in header else "") + "\n" + tune
+
+
+def _parse_abc(item):
+    from music21 import converter
+
+    from .sources import score_to_noteseq
+
+    tid, text = item
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            score = converter.parseData(text, format="abc")
+            if hasattr(score, "scores"):
+                score = list(score.scores)[0]
+            return tid, score_to_noteseq(score)
+    except Exception as e:  # a tune music21 cannot read is recorded, not fatal
+        return tid, f"{type(e).__name__}: {e}"[:200]
+
+
+def _bach_paths():
+    from music21 import corpus
+
+    return [str(p) for p in corpus.getComposer("bach") if str(p).endswith((".mxl", ".xml", ".musicxml"))]
+
+
+def _parse_bach(path):
+    from music21 import converter, corpus
+
+    from .sources import score_to_noteseq
+
+    rel = Path(path).relative_to(Path(corpus.__file__).parent).as_posix()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return rel, score_to_noteseq(converter.parse(path))
+    except Exception as e:
+        return rel, f"{type(e).__name__}: {e}"[:200]
+
+
+def _to_frame(collection, results):
+    rows, tss, errors = [], [], []
+    for tid, ns in results:
+        if isinstance(ns, str):
+            errors.append({"collection": collection, "source": tid, "error": ns})
+            continue
+        for i in range(ns.pitch.size):
+            rows.append((collection, tid, int(ns.instrument[i]), int(ns.pitch[i]), float(ns.start[i]), float(ns.end[i])))
+        for t, n, d in ns.time_signatures:
+            tss.append((collection, tid, float(t), int(n), int(d)))
+    notes = pd.DataFrame(rows, columns=["collection", "source", "instrument", "pitch", "start", "end"])
+    meters = pd.DataFrame(tss, columns=["collection", "source", "time", "numerator", "denominator"])
+    return notes, meters, pd.DataFrame(errors, columns=["collection", "source", "error"])
+
+
+def build_builtin(workers: int | None = None, progress: bool = True) -> Path:
+    """Parse the built-in corpus (a few minutes) and cache it; returns the cache folder."""
+    from tqdm import tqdm
+
+    out = cache_dir() / f"builtin-v{CORPUS_VERSION}"
+    out.mkdir(parents=True, exist_ok=True)
+    workers = workers or min(4, os.cpu_count() or 1)
+    frames = []
+    for name, items, fn in (("abc", list(_abc_tunes()), _parse_abc), ("bach", _bach_paths(), _parse_bach)):
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(tqdm(pool.map(fn, items, chunksize=8), total=len(items), disable=not progress,
+                                desc=f"parsing built-in corpus ({name})", unit="tune"))
+        frames.append(_to_frame(name, results))
+    for i, fname in enumerate(("notes", "meters", "errors")):
+        pd.concat([f[i] for f in frames], ignore_index=True).to_parquet(out / f"{fname}.parquet.tmp", index=False)
+    for fname in ("notes", "meters", "errors"):
+        os.replace(out / f"{fname}.parquet.tmp", out / f"{fname}.parquet")
+    return out
+
+
+def builtin_sequences(collections=COLLECTIONS, progress: bool = True) -> dict[str, NoteSeq]:
+    """The built-in corpus as {source id: NoteSeq}, parsing and caching it on first use."""
+    folder = SHIPPED_DIR if (SHIPPED_DIR / "meters.parquet").exists() else cache_dir() / f"builtin-v{CORPUS_VERSION}"
+    if not (folder / "meters.parquet").exists():
+        build_builtin(progress=progress)
+    notes = pd.read_parquet(folder / "notes.parquet")
+    meters = pd.read_parquet(folder / "meters.parquet")
+    notes = notes[notes["collection"].isin(collections)]
+    meters_by = {k: list(zip(g["time"], g["numerator"], g["denominator"])) for k, g in meters.groupby("source")}
+    out = {}
+    for source, g in notes.groupby("source", sort=True):
+        n = len(g)
+        ns = NoteSeq(
+            g["pitch"].to_numpy(np.int64), g["start"].to_numpy(np.float64), g["end"].to_numpy(np.float64),
+            np.full(n, 90, np.int64), np.zeros(n, np.int64), g["instrument"].to_numpy(np.int64),
+            np.zeros(n, bool), meters_by.get(source, []), [(0.0, 120.0)],
+        )
+        out[f"builtin:{source}"] = ns
+    return out
+
+
+def sample_windows(results: list[ExtractResult], per_file: int | None = None, n_files: int | None = None,
+                   seed: int = 0) -> pd.DataFrame:
+    """The melody table: N sources at random (seeded) x up to k windows each (None = all).
+
+    Columns: ``source``, ``window`` (index within its source), ``events`` (list of ints), and provenance
+    (``instrument``, ``program``, ``piece``, ``first_bar``, ``qpm``).
+    """
+    rng = np.random.default_rng(seed)
+    usable = [r for r in results if len(r.windows)]
+    if n_files is not None and n_files < len(usable):
+        pick = np.sort(rng.choice(len(usable), size=n_files, replace=False))
+        usable = [usable[i] for i in pick]
+    rows = []
+    for r in usable:
+        idx = np.arange(len(r.windows))
+        if per_file is not None and per_file < idx.size:
+            idx = np.sort(rng.choice(idx.size, size=per_file, replace=False))
+        for i in idx:
+            rows.append({"source": r.source, "window": int(i), "events": r.windows[i].tolist(), **r.info[i]})
+    cols = ["source", "window", "events", "instrument", "program", "piece", "first_bar", "piece_offset_s", "qpm"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def extract_builtin(bars: int, collections=COLLECTIONS, progress: bool = True) -> list[ExtractResult]:
+    """Windows of every built-in source."""
+    seqs = builtin_sequences(collections, progress=progress)
+    return [extract_sequence(ns, bars, src) for src, ns in seqs.items()]

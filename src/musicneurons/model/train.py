@@ -1,0 +1,199 @@
+"""Training with Magenta's recipe (``music_vae/base_model.py``, ``music_vae_train.py``).
+
+loss = mean over the batch of (cross-entropy summed over steps) + beta(step) * mean(max(KL - free_bits*ln2, 0)),
+beta(step) = (1 - beta_rate^step) * max_beta, scheduled sampling (inverse sigmoid), Adam with
+lr(step) = (lr0 - lr_min) * decay^step + lr_min, gradients clipped to global norm 1 (and zeroed above 10000).
+
+Every random draw of step ``s`` comes from generators seeded by ``(seed, s)``, so a run interrupted after a
+checkpoint and resumed gives the same weights as an uninterrupted run. Validation windows come from sources
+(files or tunes) that are never trained on.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from safetensors.torch import load_file, save_file
+
+from ..melody import MAX_PITCH, MIN_PITCH, PITCH_OFFSET
+from .checkpoint import save_model
+from .config import MusicVAEConfig
+from .musicvae import MusicVAE, beta_schedule, kl_to_prior, learning_rate, sampling_probability
+
+
+def split_by_source(sources: np.ndarray, val_fraction: float = 0.05, seed: int = 0) -> np.ndarray:
+    """Boolean mask of validation rows: whole sources, never split across train and validation."""
+    uniq = np.unique(sources)
+    rng = np.random.default_rng(seed)
+    n_val = max(1, int(round(val_fraction * uniq.size))) if uniq.size > 1 else 0
+    val_sources = rng.choice(uniq, size=n_val, replace=False) if n_val else []
+    return np.isin(sources, val_sources)
+
+
+def transpose_windows(windows: np.ndarray, rng: np.random.Generator, low: int, high: int) -> np.ndarray:
+    """Shift every note of each window by a random number of semitones in [low, high].
+
+    Magenta's augmenter transposes the NoteSequence and deletes notes that leave 21..108; here each window's
+    shift is drawn from the part of [low, high] that keeps all of its notes in range, so no note is deleted.
+    """
+    if low == 0 and high == 0:
+        return windows
+    notes = windows >= 2
+    pitches = np.where(notes, windows + PITCH_OFFSET, 0)
+    hi = np.where(notes.any(1), np.where(notes, pitches, 0).max(1), MIN_PITCH)
+    lo = np.where(notes.any(1), np.where(notes, pitches, 10_000).min(1), MAX_PITCH)
+    a = np.maximum(low, MIN_PITCH - lo)
+    b = np.minimum(high, MAX_PITCH - hi)
+    shift = rng.integers(a, b + 1)
+    return np.where(notes, windows + shift[:, None], windows)
+
+
+def _step_rng(seed: int, step: int):
+    return np.random.default_rng([seed, step]), torch.Generator().manual_seed(seed * 1_000_003 + step)
+
+
+def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.Generator) -> dict:
+    """One optimisation step; returns loss, reconstruction loss, KL bits, beta, accuracy."""
+    cfg = model.cfg
+    for g in opt.param_groups:
+        g["lr"] = learning_rate(cfg, step)
+    model.train()
+    mu, sigma = model.posterior(batch)
+    eps = torch.randn(mu.shape, generator=gen)
+    z = mu + sigma * eps
+    p = sampling_probability(cfg, step)
+    if p > 0.0:
+        _, logits = model.decoder.generate(z, cfg.max_seq_len, targets=batch, p_sample=p, temperature=1.0,
+                                           generator=gen)
+    else:
+        logits = model.logits(z, batch)
+    ce = F.cross_entropy(logits.reshape(-1, cfg.n_classes), batch.reshape(-1), reduction="none")
+    r_loss = ce.view(batch.shape).sum(1).mean()
+    kl = kl_to_prior(mu, sigma)
+    free_nats = cfg.free_bits * math.log(2.0)
+    beta = beta_schedule(cfg, step)
+    loss = r_loss + beta * torch.clamp(kl - free_nats, min=0.0).mean()
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+    if not torch.isfinite(norm) or norm >= cfg.grad_norm_clip_to_zero:
+        opt.zero_grad(set_to_none=True)
+    opt.step()
+    acc = (logits.argmax(-1) == batch).float().mean()
+    return {"loss": float(loss.detach()), "r_loss": float(r_loss.detach()), "kl_bits": float(kl.detach().mean() / math.log(2.0)),
+            "beta": beta, "p_sample": p, "accuracy": float(acc), "grad_norm": float(norm.detach())}
+
+
+@torch.no_grad()
+def evaluate(model: MusicVAE, windows: np.ndarray, batch_size: int = 256) -> dict:
+    """Greedy reconstruction accuracy per step (decode mu by argmax), KL bits and active dims."""
+    model.eval()
+    _, mu, sigma = model.encode(windows, batch_size=batch_size)
+    recon = model.decode(mu, temperature=0.0, batch_size=batch_size)
+    kl = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy()
+    return {
+        "recon_accuracy": float((recon == windows).mean()),
+        "recon_exact_windows": float((recon == windows).all(1).mean()),
+        "kl_bits": float(kl.mean() / math.log(2.0)),
+        "active_dims": int((mu.var(0) > 0.01).sum()),  # Burda et al. 2016
+        "n_windows": int(len(windows)),
+    }
+
+
+def _save_state(folder: Path, model, opt, step: int, history: list, extra: dict):
+    save_model(model, folder, metadata={"step": step})
+    flat, meta = {}, {"step": step, "history": history, **extra}
+    state = opt.state_dict()
+    for pid, st in state["state"].items():
+        for k, v in st.items():
+            if torch.is_tensor(v):
+                flat[f"{pid}.{k}"] = v.detach().cpu().contiguous()
+    save_file(flat, str(folder / "optimizer.safetensors.tmp"))
+    (folder / "optimizer.safetensors.tmp").replace(folder / "optimizer.safetensors")
+    (folder / "train_state.json.tmp").write_text(json.dumps(meta, indent=1))
+    (folder / "train_state.json.tmp").replace(folder / "train_state.json")
+
+
+def _load_state(folder: Path, model, opt) -> tuple[int, list]:
+    from .checkpoint import load_model
+
+    loaded = load_model(checkpoint=folder)
+    model.load_state_dict(loaded.state_dict())
+    meta = json.loads((folder / "train_state.json").read_text())
+    flat = load_file(str(folder / "optimizer.safetensors"))
+    state = {}
+    for key, v in flat.items():
+        pid, k = key.split(".", 1)
+        state.setdefault(int(pid), {})[k] = v
+    sd = opt.state_dict()
+    sd["state"] = state
+    opt.load_state_dict(sd)
+    return meta["step"], meta["history"]
+
+
+def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
+          checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
+          progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
+          log=print) -> dict:
+    """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
+
+    ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
+    """
+    from tqdm import tqdm
+
+    if threads:
+        torch.set_num_threads(threads)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    windows = np.asarray(windows, np.int64)
+    if windows.ndim != 2 or windows.shape[1] != cfg.max_seq_len:
+        raise ValueError(f"{cfg.name} trains on windows of {cfg.max_seq_len} steps, got {windows.shape}")
+    is_val = split_by_source(np.asarray(sources), val_fraction, seed)
+    train_w, val_w = windows[~is_val], windows[is_val]
+    if len(train_w) == 0:
+        raise ValueError("no training windows")
+    val_w = val_w[np.random.default_rng(seed).permutation(len(val_w))[:max_val]]
+    torch.manual_seed(seed)
+    model = MusicVAE(cfg)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    step, history = 0, []
+    if (out / "train_state.json").exists():
+        step, history = _load_state(out, model, opt)
+        log(f"resuming {out} at step {step}")
+    data_info = {"n_train_windows": int(len(train_w)), "n_val_windows": int(len(val_w)),
+                 "n_train_sources": int(np.unique(np.asarray(sources)[~is_val]).size),
+                 "n_val_sources": int(np.unique(np.asarray(sources)[is_val]).size), "seed": seed}
+    t0 = time.time()
+    bar = tqdm(total=steps, initial=step, disable=not progress, desc=f"train {cfg.name}", unit="step")
+    lo, hi = cfg.transpose_range
+    while step < steps:
+        rng, gen = _step_rng(seed, step)
+        idx = rng.integers(0, len(train_w), size=cfg.batch_size)
+        batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi))
+        m = train_step(model, opt, batch, step, gen)
+        step += 1
+        bar.update(1)
+        bar.set_postfix(loss=f"{m['loss']:.2f}", kl_bits=f"{m['kl_bits']:.1f}", acc=f"{m['accuracy']:.3f}")
+        if step % 50 == 0:
+            history.append({"step": step, **{k: round(v, 5) for k, v in m.items()}})
+        if step % eval_every == 0 and len(val_w):
+            ev = evaluate(model, val_w[:500])
+            history.append({"step": step, **{f"val_{k}": v for k, v in ev.items()}})
+            log(f"step {step}: val recon {ev['recon_accuracy']:.4f}  kl {ev['kl_bits']:.1f} bits")
+        if step % checkpoint_every == 0 or step == steps:
+            _save_state(out, model, opt, step, history, data_info)
+        if time_limit_s is not None and time.time() - t0 > time_limit_s:
+            _save_state(out, model, opt, step, history, data_info)
+            log(f"time limit reached at step {step}")
+            break
+    bar.close()
+    final = evaluate(model, val_w) if len(val_w) else {}
+    final.update({"step": step, "wall_time_s": round(time.time() - t0, 1), **data_info})
+    (out / "metrics.json").write_text(json.dumps(final, indent=2))
+    return final
