@@ -546,15 +546,15 @@ def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = Tru
             label = source.label(suffix)
             f, size = source.open(suffix)
             with f:
-                for name in by_shard[shard]:
+                for name in sorted(by_shard[shard], key=lambda n: wanted[n]["offset"]):
                     e = wanted[name]
                     if e["offset"] + e["size"] > size:
                         raise CheckpointError(
                             f"{label}: tensor {name!r} needs bytes {e['offset']}..."
                             f"{e['offset'] + e['size']} but the shard has {size}: truncated")
                     f.seek(e["offset"])
-                    data = f.read(e["size"])
-                    if len(data) != e["size"]:
+                    data = bytearray(e["size"])  # writable: the array below shares it
+                    if f.readinto(data) != e["size"]:
                         raise CheckpointError(f"{label}: short read for tensor {name!r}: "
                                               f"truncated")
                     if verify_crc and e["crc32c"] is not None:
@@ -563,7 +563,7 @@ def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = Tru
                                                   f"check: corrupt")
                     dt = _DTYPES[e["dtype"]]
                     arr = np.frombuffer(data, dtype=dt).reshape(e["shape"])
-                    out[name] = arr.astype(dt.newbyteorder("="), copy=True)
+                    out[name] = arr if dt.isnative else arr.astype(dt.newbyteorder("="))
         return {n: out[n] for n in wanted}
     except (OSError, EOFError, tarfile.TarError) as e:
         raise CheckpointError(f"{path}: cannot read ({e})") from e
