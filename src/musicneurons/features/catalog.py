@@ -22,7 +22,7 @@ Every entry is a plain dict with the keys
     anything else a user must know (duplicates, quirks inherited from music21).
 
 Parity: every ``music21.jSymbolic`` entry (scalars and vector bins) of the native backend equals
-music21 10.5.1 within 1e-9 (in practice <= 5e-16) with NaN in the same places, on the 3,224
+music21 10.5.1 within 1e-9 (in practice <= 1e-15) with NaN in the same places, on the 3,774
 windows of ``tests/fixtures/features/parity.npz``; no feature had to be excused. The MusicVAE and
 AR-VAE attributes have no music21 counterpart; both backends compute them natively.
 
