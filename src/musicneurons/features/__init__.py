@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 
 from musicneurons.features.catalog import (
-    VECTOR_IDS,
     catalog,
     catalog_json,
     feature_ids,
@@ -27,6 +26,15 @@ __all__ = ["compute_features", "catalog", "catalog_json", "feature_ids", "to_mus
 
 BACKENDS = ("native", "music21")
 _VECTOR_DIMS = {"M1": 128, "P19": 128, "P20": 12, "P21": 12}
+
+
+def _column_names(ids, dims):
+    return [i if d == 1 else f"{i}_{k}" for i, d in zip(ids, dims) for k in range(d)]
+
+
+def _m21_columns(vectors: bool) -> set:
+    ids = jsymbolic_ids(vectors)
+    return set(_column_names(ids, [_VECTOR_DIMS.get(i, 1) for i in ids]))
 
 
 def compute_features(events, backend: str = "native", workers: int = 1, progress: bool = True,
@@ -68,54 +76,45 @@ def compute_features(events, backend: str = "native", workers: int = 1, progress
     ev = validate_events(raw)
     n = ev.shape[0]
     data: dict[str, np.ndarray] = {}
-    reason_rows: list[tuple[int, str, str]] = []
+    why: list[pd.DataFrame] = []  # window, feature, reason
 
-    starts = range(0, n, chunk)
     bar = None
     if progress and backend == "native" and n > chunk:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=n, desc="native features", unit="win")
     parts = []
-    for s in starts:
-        vals, why = compute_native(ev[s:s + chunk], vectors=vectors)
+    own = _m21_columns(vectors) if backend == "music21" else set()  # music21 gives its own reasons
+    for s in range(0, n, chunk):
+        vals, nan_reasons = compute_native(ev[s:s + chunk], vectors=vectors)
         parts.append(vals)
-        for fid, (mask, reason) in why.items():
-            for w in np.flatnonzero(mask):
-                reason_rows.append((s + int(w), fid, reason))
+        if return_reasons:
+            for fid, (mask, reason) in nan_reasons.items():
+                w = np.flatnonzero(mask)
+                if w.size and fid not in own:
+                    why.append(pd.DataFrame({"window": s + w, "feature": fid, "reason": reason}))
         if bar is not None:
             bar.update(min(chunk, n - s))
     if bar is not None:
         bar.close()
     for c in cols:
-        data[c] = np.concatenate([p[c] for p in parts]) if parts else np.zeros(0)
+        data[c] = np.concatenate([p[c] for p in parts])
 
     if backend == "music21":
         ids = jsymbolic_ids(vectors)
         dims = [_VECTOR_DIMS.get(i, 1) for i in ids]
         values, m21_reasons = extract_music21(ev, ids, dims, workers=workers, progress=progress)
-        m21_cols = [f"{i}_{k}" for i, d in zip(ids, dims) for k in range(d)] if vectors else None
-        col = 0
-        for i, d in zip(ids, dims):
-            names = [i] if d == 1 else m21_cols[col:col + d]
-            for k, name in enumerate(names):
-                data[name] = values[:, col + k]
-            col += d
-        jsym = set(ids) | {c for c in cols if c.split("_")[0] in VECTOR_IDS}
-        reason_rows = [r for r in reason_rows if r[1] not in jsym]
-        offset_to_id = {}
-        col = 0
-        for i, d in zip(ids, dims):
-            offset_to_id[col] = (i, d)
-            col += d
-        for w, c, fid, msg in m21_reasons:
-            _, d = offset_to_id[c]
-            for name in ([fid] if d == 1 else [f"{fid}_{k}" for k in range(d)]):
-                reason_rows.append((w, name, msg))
+        names = _column_names(ids, dims)
+        for j, name in enumerate(names):
+            data[name] = values[:, j]
+        if return_reasons and m21_reasons:
+            dim_of = dict(zip(ids, dims))
+            rows = [(w, name, msg) for w, c, fid, msg in m21_reasons for name in names[c:c + dim_of[fid]]]
+            why.append(pd.DataFrame(rows, columns=["window", "feature", "reason"]))
 
     df = pd.DataFrame({c: data[c] for c in cols}, columns=cols)
     if not return_reasons:
         return df
-    reasons = pd.DataFrame(reason_rows, columns=["window", "feature", "reason"])
+    reasons = pd.concat(why, ignore_index=True) if why else pd.DataFrame(columns=["window", "feature", "reason"])
     reasons = reasons.sort_values(["window", "feature"], kind="stable").reset_index(drop=True)
     return df, reasons
