@@ -71,6 +71,9 @@ def test_correlations_point_to_planted_features():
         assert c.dominant_category_[d] == p.categories[f]
     assert set(c.category_neurons_["P"]) == {p.feature_of["P1"], p.feature_of["P2"]}
     assert c.category_neurons_["M"] == [p.feature_of["M1"]]
+    carriers = c.category_carriers(0.5)
+    assert sorted(carriers["R"]) == sorted([p.feature_of["R1"], p.feature_of["R2"]])
+    assert carriers["M"] == [p.feature_of["M1"]]
     assert c.phik_["X1"].max() < 0.3  # the unrelated feature
     assert not c.significant_["X1"].any()
     top = c.top_features_

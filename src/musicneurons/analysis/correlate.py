@@ -397,6 +397,12 @@ class NeuronFeatureCorrelation:
             for c in cats
         }
 
+    def category_carriers(self, min_phik: float = 0.3) -> dict[str, list[int]]:
+        """Per category every neuron whose best phik in it is at least ``min_phik``, strongest first."""
+        cm = self.category_max_
+        return {c: [int(n) for n in cm[c][cm[c] >= min_phik].sort_values(ascending=False, kind="stable").index]
+                for c in cm.columns}
+
     def top_feature(self, latent_index: int) -> tuple[str | None, float]:
         """The feature with the largest phik for one neuron, and that phik."""
         s = self.phik_.loc[int(latent_index)].dropna()

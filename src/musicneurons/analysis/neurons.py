@@ -143,6 +143,7 @@ class NeuronProfile:
     order_ : np.ndarray, latent indices of music neurons, rank 1 first
     n_music_ci_ : tuple (low, high) or None
     n_music_bootstrap_ : np.ndarray, shape=(n_bootstrap,)
+    mixture_ : sklearn GaussianMixture or None, the 2-component fit of the "auto" rule
     settings_ : dict
     """
 
@@ -191,7 +192,7 @@ class NeuronProfile:
         self.kl_ = kl_to_prior(mu, sigma).mean(axis=0)
         self.active_variance_ = self.var_mu_.copy()
         self.active_mask_ = self.active_variance_ > BURDA_ACTIVITY_THRESHOLD
-        self.sigma_threshold_, self.threshold_rule_, self._mixture = self._threshold(self.mean_sigma_)
+        self.sigma_threshold_, self.threshold_rule_, self.mixture_ = self._threshold(self.mean_sigma_)
         self.music_mask_ = self.mean_sigma_ < self.sigma_threshold_
         self.n_music_ = int(self.music_mask_.sum())
         self.order_ = self.ranking(self.order_by)
@@ -224,7 +225,7 @@ class NeuronProfile:
         for b in range(self.n_bootstrap):
             w = rng.multinomial(n, np.full(n, 1.0 / n))  # resample inputs with replacement
             ms = (w @ sigma) / n
-            t, _, _ = self._threshold(ms, init=self._mixture)
+            t, _, _ = self._threshold(ms, init=self.mixture_)
             counts[b] = int((ms < t).sum())
         a = (1 - self.ci) / 2
         self.n_music_bootstrap_ = counts
