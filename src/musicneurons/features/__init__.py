@@ -112,7 +112,7 @@ def compute_features(events, backend: str = "native", workers: int = 1, progress
             rows = [(w, name, msg) for w, c, fid, msg in m21_reasons for name in names[c:c + dim_of[fid]]]
             why.append(pd.DataFrame(rows, columns=["window", "feature", "reason"]))
 
-    df = pd.DataFrame({c: data[c] for c in cols}, columns=cols)
+    df = pd.DataFrame(np.column_stack([data[c] for c in cols]), columns=cols)
     if not return_reasons:
         return df
     reasons = pd.concat(why, ignore_index=True) if why else pd.DataFrame(columns=["window", "feature", "reason"])
