@@ -98,8 +98,8 @@ def compute_native(events, vectors: bool = False):
     Returns
     -------
     values : dict id -> np.ndarray, shape=(n_windows,), float64
-    reasons : dict id -> (mask, reason) for every feature with NaN somewhere; ``mask`` is a bool
-        array of shape (n_windows,) or a dict reason -> mask when a feature has several reasons.
+    reasons : dict id -> (mask, reason) for every feature that can be NaN; ``mask`` is a bool
+        array of shape (n_windows,) marking the NaN windows, ``reason`` says why in words.
     """
     ev = np.asarray(events, dtype=np.int64)
     if ev.ndim != 2:
