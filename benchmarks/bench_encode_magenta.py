@@ -1,0 +1,176 @@
+"""Full-size Magenta MusicVAE: checkpoint read and encode speed, ours (no TF) vs Magenta's TF code.
+
+For each config (``cat-mel_2bar_big``, ``hierdec-mel_16bar``) an oracle Python with Magenta and
+TensorFlow builds Magenta's graph at full size, gives it random weights (kernels N(0, 1/fan_in),
+biases N(0, 0.1)), saves a TF checkpoint in a temp folder, and times
+
+- ``tf.train.load_checkpoint(prefix).get_tensor(name)`` for every variable (TF's reader), and
+- ``TrainedModel(config, batch_size=N, checkpoint).encode_tensors`` on N windows (after one warm-up run).
+
+In this process the same checkpoint is read with ``read_tf_checkpoint`` (crc32c verified), loaded
+into the PyTorch model, and ``MusicVAE.encode`` is timed on the same windows; ``mu`` is compared.
+
+    .venv/bin/python benchmarks/bench_encode_magenta.py \\
+        --oracle-python /work/oracle/venv/bin/python --magenta-src /work/oracle/magenta_src \\
+        [--configs cat-mel_2bar_big hierdec-mel_16bar] [--n-2bar 64] [--n-16bar 4]
+
+Prints a table and writes ``benchmarks/results/encode_magenta.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from musicneurons.model.checkpoint import load_model
+from musicneurons.model.tfcheckpoint import read_tf_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "benchmarks" / "results" / "encode_magenta.json"
+
+ORACLE = textwrap.dedent('''
+    import copy, json, os, sys, time
+    os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import numpy as np
+    import tensorflow.compat.v1 as tf
+    tf.disable_v2_behavior()
+    from magenta.models.music_vae import configs, trained_model
+
+    name, folder = sys.argv[1], sys.argv[2]
+    events = np.load(os.path.join(folder, "events.npy"), allow_pickle=False)
+    n, steps = events.shape
+    cfg = copy.deepcopy(configs.CONFIG_MAP[name])
+    cfg.hparams.batch_size = n
+    prefix = os.path.join(folder, "model.ckpt")
+    rng = np.random.default_rng(0)
+    with tf.Graph().as_default():
+        built = copy.deepcopy(cfg)  # TrainedModel deep-copies cfg: keep it free of graph tensors
+        model = built.model
+        model.build(built.hparams, built.data_converter.output_depth, is_training=False)
+        z = tf.placeholder(tf.float32, [n, cfg.hparams.z_size])
+        model.sample(n, max_length=steps, z=z, temperature=1.0)
+        model.encode(tf.placeholder(tf.float32, [n, None, 90]), tf.placeholder(tf.int32, [n]))
+        with tf.Session() as sess:
+            sess.run(tf.global_variables_initializer())
+            for v in tf.global_variables():
+                shape = v.shape.as_list()
+                if v.op.name == "global_step":
+                    continue
+                std = 1.0 / np.sqrt(shape[0]) if len(shape) == 2 else 0.1
+                v.load(rng.normal(0.0, std, size=shape).astype(np.float32), sess)
+            tf.train.Saver().save(sess, prefix, write_meta_graph=False)
+    t0 = time.perf_counter()
+    reader = tf.train.load_checkpoint(prefix)
+    total = sum(reader.get_tensor(k).nbytes for k in reader.get_variable_to_shape_map())
+    t_read = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    tm = trained_model.TrainedModel(cfg, batch_size=n, checkpoint_dir_or_path=prefix)
+    t_restore = time.perf_counter() - t0
+    x = list(np.eye(90, dtype=np.float32)[events])
+    lengths = [steps] * n
+    tm.encode_tensors(list(x), list(lengths))  # warm-up
+    t0 = time.perf_counter()
+    _, mu, sigma = tm.encode_tensors(list(x), list(lengths))
+    t_encode = time.perf_counter() - t0
+    np.save(os.path.join(folder, "mu_tf.npy"), mu.astype(np.float32))
+    json.dump({"tf_read_s": t_read, "bytes": int(total), "restore_s": t_restore,
+               "encode_s": t_encode, "tf": tf.__version__}, open(os.path.join(folder, "tf.json"), "w"))
+''')
+
+
+def melodies(n: int, steps: int, seed: int = 0) -> np.ndarray:
+    """Random-walk melodies (n, steps) in the 90-class encoding (notes of 1-8 steps, some rests)."""
+    rng = np.random.default_rng(seed)
+    out = np.zeros((n, steps), dtype=np.int64)
+    for i in range(n):
+        t, pitch = 0, int(rng.integers(57, 72))
+        while t < steps:
+            if rng.random() < 0.1:
+                out[i, t] = 1
+            else:
+                pitch = int(np.clip(pitch + rng.integers(-5, 6), 48, 84))
+                out[i, t] = pitch - 19
+            t += int(rng.choice([1, 2, 2, 4, 4, 8]))
+    return out
+
+
+def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -> dict:
+    with tempfile.TemporaryDirectory() as tmp:
+        events = melodies(n, steps)
+        np.save(Path(tmp) / "events.npy", events)
+        script = Path(tmp) / "oracle.py"
+        script.write_text(ORACLE)
+        env = dict(os.environ, PYTHONPATH=magenta_src, TF_USE_LEGACY_KERAS="1")
+        proc = subprocess.run([oracle_python, str(script), name, tmp], env=env,
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise SystemExit(f"oracle failed for {name}:\n{proc.stderr[-3000:]}")
+        tf_res = json.loads((Path(tmp) / "tf.json").read_text())
+        mu_tf = np.load(Path(tmp) / "mu_tf.npy", allow_pickle=False)
+        prefix = Path(tmp) / "model.ckpt"
+        t0 = time.perf_counter()
+        weights = read_tf_checkpoint(prefix)
+        t_read = time.perf_counter() - t0
+        del weights
+        t0 = time.perf_counter()
+        model = load_model(name, checkpoint=prefix)
+        t_load = time.perf_counter() - t0
+        model.encode(events[: min(n, 2)], batch_size=n)  # warm-up
+        t0 = time.perf_counter()
+        _, mu, _ = model.encode(events, batch_size=n)
+        t_encode = time.perf_counter() - t0
+    return {
+        "config": name, "n_windows": n, "steps": steps, "checkpoint_bytes": tf_res["bytes"],
+        "read_s": {"tensorflow": tf_res["tf_read_s"], "ours_crc_verified": t_read},
+        "load_s": {"magenta_trained_model_restore": tf_res["restore_s"], "ours_load_model": t_load},
+        "encode_s": {"magenta": tf_res["encode_s"], "ours": t_encode},
+        "encode_windows_per_s": {"magenta": n / tf_res["encode_s"], "ours": n / t_encode},
+        "mu_max_abs_diff": float(np.abs(mu - mu_tf).max()),
+        "mu_abs_mean": float(np.abs(mu_tf).mean()),
+        "tensorflow": tf_res["tf"],
+    }
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--oracle-python", required=True)
+    ap.add_argument("--magenta-src", required=True)
+    ap.add_argument("--configs", nargs="+", default=["cat-mel_2bar_big", "hierdec-mel_16bar"])
+    ap.add_argument("--n-2bar", type=int, default=64)
+    ap.add_argument("--n-16bar", type=int, default=4)
+    args = ap.parse_args()
+    rows = []
+    for name in args.configs:
+        steps = 256 if "16bar" in name else 32
+        n = args.n_16bar if steps == 256 else args.n_2bar
+        rows.append(bench(name, n, steps, args.oracle_python, args.magenta_src))
+    print(f"{'config':20s} {'N':>4s} {'ckpt MB':>8s} {'read TF s':>9s} {'read ours s':>11s} "
+          f"{'enc Magenta w/s':>15s} {'enc ours w/s':>12s} {'ours/Magenta':>12s} {'max|dmu|':>9s}")
+    for r in rows:
+        w = r["encode_windows_per_s"]
+        print(f"{r['config']:20s} {r['n_windows']:4d} {r['checkpoint_bytes'] / 2**20:8.0f} "
+              f"{r['read_s']['tensorflow']:9.2f} {r['read_s']['ours_crc_verified']:11.2f} "
+              f"{w['magenta']:15.2f} {w['ours']:12.2f} {w['ours'] / w['magenta']:12.2f} "
+              f"{r['mu_max_abs_diff']:9.1e}")
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps({
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count(),
+                    "torch": torch.__version__, "torch_threads": torch.get_num_threads()},
+        "note": "random full-size weights; both sides encode the same windows in one batch",
+        "results": rows}, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
