@@ -293,6 +293,17 @@ def test_js_quantized_within_half_scale(q):
         assert np.abs(a - b).max() > 0  # really quantized
 
 
+@pytest.mark.parametrize("q", ["float32", "uint8", "uint16"])
+def test_js_reader_equals_tfjs_loader(q):
+    """Bit-identical to TensorFlow.js's own loader (tf.io.weightsLoaderFactory, tfjs-core 4.22)."""
+    decoded = json.loads((JS_DIR / "tfjs_decoded.json").read_text())[f"js_{q}"]
+    got = read_magenta_js(JS_DIR / f"js_{q}")
+    assert sorted(got) == sorted(decoded)
+    for name, e in decoded.items():
+        assert list(got[name].shape) == e["shape"] and got[name].dtype == np.float32, name
+        assert _fingerprint(got[name]) == e["sha256"], name
+
+
 @pytest.mark.parametrize("q", [None, "uint8", "uint16"])
 def test_js_writer_matches_tensorflowjs_bytes(tmp_path, q):
     """Our writer reproduces the real tfjs writer's manifest text and shard bytes exactly."""
