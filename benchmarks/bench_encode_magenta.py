@@ -11,7 +11,7 @@ In this process the same checkpoint is read with ``read_tf_checkpoint`` (crc32c 
 into the PyTorch model, and ``MusicVAE.encode`` is timed on the same windows; ``mu`` is compared.
 
     .venv/bin/python benchmarks/bench_encode_magenta.py \\
-        --oracle-python /work/oracle/venv/bin/python --magenta-src /work/oracle/magenta_src \\
+        --oracle-python ORACLE/bin/python --magenta-src MAGENTA_SRC \\
         [--configs cat-mel_2bar_big hierdec-mel_16bar] [--n-2bar 64] [--n-16bar 4]
 
 Prints a table and writes ``benchmarks/results/encode_magenta.json``.
@@ -144,12 +144,21 @@ def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--oracle-python", required=True)
-    ap.add_argument("--magenta-src", required=True)
+    ap.add_argument("--oracle-python", default=os.environ.get("MAGENTA_ORACLE_PYTHON"),
+                    help="a Python with tensorflow(-cpu), tensorflow-probability, tf_keras, "
+                         "note-seq (default: $MAGENTA_ORACLE_PYTHON)")
+    ap.add_argument("--magenta-src", default=os.environ.get("MAGENTA_SRC"),
+                    help="Magenta's source tree, put on PYTHONPATH (default: $MAGENTA_SRC)")
     ap.add_argument("--configs", nargs="+", default=["cat-mel_2bar_big", "hierdec-mel_16bar"])
     ap.add_argument("--n-2bar", type=int, default=64)
     ap.add_argument("--n-16bar", type=int, default=4)
     args = ap.parse_args()
+    if not args.oracle_python or not args.magenta_src:
+        print("bench_encode_magenta: NOT RUN - it compares against Magenta's TensorFlow code, which "
+              "needs a separate Python: pass --oracle-python and --magenta-src (or set "
+              "MAGENTA_ORACLE_PYTHON and MAGENTA_SRC). Previous results are kept in "
+              f"{OUT.relative_to(ROOT)}.")
+        return
     rows = []
     for name in args.configs:
         steps = 256 if "16bar" in name else 32
