@@ -208,6 +208,97 @@ def cmd_train(a):
     print(json.dumps(final, indent=2))
 
 
+# -- features / analysis / reproduce ------------------------------------------------------------------------
+
+
+def cmd_features(a):
+    from .features import catalog_json, compute_features
+
+    ev = read_events(a.melodies)
+    df = compute_features(ev, backend=a.backend, workers=a.workers, progress=_progress())
+    out = Path(a.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_parquet(out, index=False)
+    cat = out.with_name(out.stem + ".catalog.json")
+    cat.write_text(catalog_json())
+    print(f"{len(df)} windows x {df.shape[1]} features ({a.backend}) -> {out}; catalog -> {cat}")
+
+
+def _settings_from_args(a):
+    from .pipeline import DEFAULT_MODELS, Settings
+
+    wanted = {k.strip() for k in a.models.split(",")}
+    if not wanted <= {"2bar", "16bar"}:
+        raise UserError(f"--models takes 2bar and/or 16bar, got {a.models!r}")
+    keys = tuple(k for k in ("2bar", "16bar") if k in wanted)
+    return Settings(
+        corpus=a.corpus, n_melodies=a.n_melodies, per_file=a.per_file if a.per_file > 0 else None,
+        n_random=a.n_random, models={"2bar": a.model_2bar or DEFAULT_MODELS["2bar"],
+                                     "16bar": a.model_16bar or DEFAULT_MODELS["16bar"]},
+        checkpoints={"2bar": a.checkpoint_2bar, "16bar": a.checkpoint_16bar}, keys=keys, workers=a.workers,
+        seed=a.seed, sigma_threshold=a.sigma_threshold if a.sigma_threshold == "auto" else float(a.sigma_threshold),
+        activation_threshold=a.activation_threshold, metrics=not a.no_metrics,
+        n_intervention_melodies=a.n_intervention_melodies)
+
+
+def cmd_reproduce(a):
+    from .pipeline import reproduce
+
+    if a.corpus != "builtin" and not Path(a.corpus).exists():
+        raise UserError(f"{a.corpus}: no such file or folder")
+    s = _settings_from_args(a)
+    summary = reproduce(a.output, s, log=print)
+    print_findings(summary)
+    print(f"report: {Path(a.output) / 'report' / 'index.html'}")
+
+
+def cmd_analyze(a):
+    from .pipeline import Run, Settings
+
+    root = Path(a.run_dir)
+    if not (root / "settings.json").exists():
+        raise UserError(f"{root}: not a run folder (no settings.json); make one with 'musicneurons reproduce'")
+    saved = json.loads((root / "settings.json").read_text())["settings"]
+    s = Settings(**{k: v for k, v in saved.items() if k in Settings.__dataclass_fields__})
+    s.keys = tuple(s.keys)
+    run = Run(root, s)
+    for key in s.keys:
+        for stage in (f"encode_{key}_real", f"encode_{key}_random", f"features_{key}"):
+            rec = root / "stages" / f"{stage}.json"
+            if rec.exists():
+                run.keys[stage] = json.loads(rec.read_text())["key"]
+        run.analyze(key)
+    print_findings(run.summary())
+
+
+def cmd_report(a):
+    from .report import build_report
+
+    root = Path(a.run_dir)
+    if not (root / "analysis" / "summary.json").exists():
+        raise UserError(f"{root}: no analysis/summary.json; run 'musicneurons reproduce -o {root}' first")
+    print(f"report: {build_report(root)}")
+
+
+def print_findings(summary: dict):
+    for key, s in summary.items():
+        act = s.get("activation") or {}
+        abl = s.get("ablation") or {}
+        top = s.get("music_neurons", [])[:5]
+        print(f"\n{key} ({s.get('model')}): {s['n_music_neurons']} music neurons "
+              f"(mean sigma < {s['sigma_threshold']:.3f}, {s.get('sigma_threshold_rule')}; 95% CI {s.get('n_music_neurons_ci')})")
+        for n in top:
+            print(f"  rank {n['rank']:2d}  dim {n['latent_index']:3d}  var(mu) {n['var_mu']:.3f}  "
+                  f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({n['category']}, phik {n['top_phik'] or 0:.2f})")
+        if act.get("auc") is not None:
+            print(f"  activated noise neurons: real {act['activated_noise_real_mean']:.1f}, random "
+                  f"{act['activated_noise_random_mean']:.1f}; music: real {act['activated_music_real_mean']:.1f}, "
+                  f"random {act['activated_music_random_mean']:.1f}; detector AUC {act['auc']:.3f}")
+        if abl.get("recon_accuracy_full") is not None:
+            print(f"  reconstruction accuracy: full {abl['recon_accuracy_full']:.3f}, noise neurons zeroed "
+                  f"{abl['recon_accuracy_noise_zeroed']:.3f}")
+
+
 # -- parser ------------------------------------------------------------------------------------------------
 
 
@@ -268,6 +359,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--time-limit", type=float, default=None, help="minutes; stop (and checkpoint) after this")
     s.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     s.set_defaults(fn=cmd_train)
+
+    s = sub.add_parser("features", help="melody table -> symbolic features per window")
+    s.add_argument("melodies")
+    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--backend", choices=("native", "music21"), default="native")
+    s.add_argument("--workers", type=int, default=1)
+    s.set_defaults(fn=cmd_features)
+
+    s = sub.add_parser("reproduce", help="the paper end to end: extract, random, encode, features, analyze, report")
+    s.add_argument("-o", "--output", default="runs/default", help="run folder (resumes if it exists)")
+    s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML (e.g. lmd_full)")
+    s.add_argument("--n-melodies", type=int, default=50000, help="at most this many real windows per model")
+    s.add_argument("--per-file", type=int, default=5, help="at most K windows per file (0 = all)")
+    s.add_argument("--n-random", type=int, default=None, help="random sequences (default: as many as real)")
+    s.add_argument("--models", default="2bar,16bar", help="which model keys to run")
+    s.add_argument("--model-2bar", default=None, help="shipped name or Magenta config (default mn-mel_2bar)")
+    s.add_argument("--checkpoint-2bar", default=None)
+    s.add_argument("--model-16bar", default=None, help="shipped name or Magenta config (default mn-mel_16bar)")
+    s.add_argument("--checkpoint-16bar", default=None)
+    s.add_argument("--sigma-threshold", default="auto", help="'auto' (gap of the sigma distribution) or a number")
+    s.add_argument("--activation-threshold", type=float, default=0.1, help="|mu| above which a dim is activated")
+    s.add_argument("--n-intervention-melodies", type=int, default=64)
+    s.add_argument("--no-metrics", action="store_true", help="skip the disentanglement metrics")
+    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=cmd_reproduce)
+
+    s = sub.add_parser("analyze", help="re-run the analysis of a run folder")
+    s.add_argument("run_dir")
+    s.set_defaults(fn=cmd_analyze)
+
+    s = sub.add_parser("report", help="rebuild RUN_DIR/report/index.html from a run folder (no recomputation)")
+    s.add_argument("run_dir")
+    s.set_defaults(fn=cmd_report)
     return p
 
 
