@@ -95,3 +95,13 @@ def test_features_with_inf_are_treated_as_missing():
     f.loc[:10, "P1"] = np.inf
     c = NeuronFeatureCorrelation(cross_checks=False).fit(p.mu, f, p.categories, p.informative)
     assert c.top_feature(p.feature_of["P1"])[0] == "P1"
+
+
+def test_max_neurons_caps_the_per_neuron_work():
+    p = make_planted_latents(n_samples=400, random_state=10)
+    a = analyze_latents(p.mu, p.sigma, p.features, p.categories, n_bootstrap=0, cross_checks=False, max_neurons=2)
+    assert a.profile.n_music_ == 5
+    assert list(a.correlation.phik_.index) == p.informative[:2].tolist()
+    assert a.settings["analysed_neurons"] == "top 2 of 5 music neurons by var_mu"
+    s = summarize({"2bar": a})["2bar"]
+    assert len(s["music_neurons"]) == 5 and s["music_neurons"][2]["top_feature"] is None

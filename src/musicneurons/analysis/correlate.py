@@ -404,7 +404,9 @@ class NeuronFeatureCorrelation:
                 for c in cm.columns}
 
     def top_feature(self, latent_index: int) -> tuple[str | None, float]:
-        """The feature with the largest phik for one neuron, and that phik."""
+        """The feature with the largest phik for one neuron, and that phik ((None, nan) if not analysed)."""
+        if int(latent_index) not in self.phik_.index:
+            return None, float("nan")
         s = self.phik_.loc[int(latent_index)].dropna()
         if s.empty:
             return None, float("nan")
