@@ -67,6 +67,23 @@ def test_fallback_when_not_bimodal(kind, n, seed):
     assert t == 0.8 and rule["rule"] == "fallback" and "not bimodal" in rule["reason"]
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_fallback_for_a_heavy_lower_tail(seed):
+    # one dense cluster near 0.96 with a long lower tail (an undertrained model looks like this)
+    rng = np.random.default_rng(seed)
+    ms = np.clip(0.96 - 0.015 * np.abs(rng.standard_t(2, size=512)), 0.5, None)
+    t, rule = sigma_threshold_auto(ms)
+    assert rule["rule"] == "fallback" and t == 0.8
+
+
+def test_gap_rule_on_a_16bar_like_split():
+    # 77 music neurons log-uniform over 0.05..0.9, 435 noise neurons around 0.985
+    rng = np.random.default_rng(7)
+    ms = np.r_[np.exp(rng.uniform(np.log(0.05), np.log(0.9), size=77)), rng.normal(0.985, 0.005, size=435)]
+    t, rule = sigma_threshold_auto(ms)
+    assert rule["rule"] == "gap" and int((ms < t).sum()) == 77 and rule["gap_ratio"] > 1000
+
+
 def test_gap_rule_on_a_paper_like_split():
     # 37 music neurons spread over 0.05..0.9, 475 noise neurons at 0.97..1.0
     rng = np.random.default_rng(6)

@@ -149,6 +149,8 @@ class AttributeVectors:
         self.comparison_ = pd.DataFrame(rows, columns=[
             "feature", "top_axis", "top_axis_cosine", "vector_norm", "projection_spearman",
             "best_neuron", "best_neuron_spearman", "projection_r2", "best_neuron_r2", "winner"])
+        for col in ("top_axis", "best_neuron"):
+            self.comparison_[col] = self.comparison_[col].astype("Int64")
         self.settings_ = {"quantile": self.quantile, "test_size": self.test_size,
                           "groups": f"top: feature >= q{1 - self.quantile:g}, bottom: feature <= q{self.quantile:g}",
                           "scores": "held-out |Spearman rho| and R^2 of a 1-D line; best neuron chosen "

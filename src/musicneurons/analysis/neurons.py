@@ -11,7 +11,7 @@ threshold rule ("auto"):
 2. The distribution is called bimodal when the 2-component BIC is lower and the
    gap in sorted log mean-sigma at the mixture's decision boundary (between the highest value
    the lower mode claims and the next value up) is at least ``min_gap_ratio``
-   (20) times the median gap of all consecutive values (a real empty stretch, which a
+   (100) times the median gap of all consecutive values (a real empty stretch, which a
    unimodal or uniform spread does not have). Ashman's D of the two fitted modes
    (``sqrt(2)|m1-m2| / sqrt(s1^2+s2^2)``) is reported but not required: the music mode is
    broad in log sigma, so D is often below 2 even when the gap is clear.
@@ -42,7 +42,7 @@ def ashman_d(m1: float, s1: float, m2: float, s2: float) -> float:
     return float(np.sqrt(2.0) * abs(m1 - m2) / np.sqrt(s1**2 + s2**2 + 1e-300))
 
 
-def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float = 20.0,
+def sigma_threshold_auto(mean_sigma, fallback: float = 0.8, min_gap_ratio: float = 100.0,
                          random_state: int = 0) -> tuple[float, dict]:
     """The "auto" threshold rule (see the module docstring).
 
@@ -147,7 +147,7 @@ class NeuronProfile:
     settings_ : dict
     """
 
-    def __init__(self, sigma_threshold="auto", fallback_threshold: float = 0.8, min_gap_ratio: float = 20.0,
+    def __init__(self, sigma_threshold="auto", fallback_threshold: float = 0.8, min_gap_ratio: float = 100.0,
                  order_by: str = "var_mu", n_bootstrap: int = 200, ci: float = 0.95, random_state: int = 0):
         self.sigma_threshold = sigma_threshold
         self.fallback_threshold = fallback_threshold
