@@ -35,5 +35,6 @@ __all__ = [
     "count_activated", "dci", "dci_from_importance", "disentanglement_report", "gaussian_total_correlation",
     "interpretability", "key_neuron_histograms", "kl_to_prior", "make_planted_latents", "mig",
     "neuron_correlations", "phik_rect", "phik_square", "reconstruction_accuracy", "sap",
-    "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_posterior", "twinkle_table",
+    "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_posterior",
+    "twinkle_table",
 ]

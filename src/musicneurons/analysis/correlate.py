@@ -383,7 +383,8 @@ class NeuronFeatureCorrelation:
                              "spearman": float(self.spearman_.loc[n, f])})
         self.top_features_ = pd.DataFrame(rows, columns=["latent_index", "rank", "feature", "category",
                                                          "phik", "z", "spearman"])
-        cats = sorted(set(self.categories_.values()), key=lambda c: (c not in CATEGORIES, CATEGORIES.index(c) if c in CATEGORIES else 0, c))
+        known = [c for c in CATEGORIES if c in self.categories_.values()]
+        cats = known + sorted(set(self.categories_.values()) - set(CATEGORIES))  # P, R, M first
         cm = pd.DataFrame(index=ph.index, columns=pd.Index(cats, name="category"), dtype=float)
         for c in cats:
             fs = [f for f in self.feature_names_ if self.categories_[f] == c]

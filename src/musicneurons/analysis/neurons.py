@@ -102,8 +102,8 @@ def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
     ratio = float(gaps[k] / med) if med > 0 else float("inf")
     info["gap_ratio"] = ratio
     if ratio < min_gap_ratio:
-        return float(fallback), {**fb, **info,
-                                 "reason": f"not bimodal (boundary gap {ratio:.1f}x the median gap < {min_gap_ratio})"}, g2
+        why = f"not bimodal (boundary gap {ratio:.1f}x the median gap < {min_gap_ratio})"
+        return float(fallback), {**fb, **info, "reason": why}, g2
     thr = float(np.exp(mid[k]))
     return thr, {"rule": "gap", "threshold": thr, **info,
                  "gap_sigma": [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))],
@@ -269,7 +269,9 @@ class NeuronProfile:
 
     def describe(self) -> str:
         """One line with the threshold, the rule that fired and the count."""
-        ci = f" (bootstrap {int(self.ci * 100)}% CI {self.n_music_ci_[0]}-{self.n_music_ci_[1]})" if self.n_music_ci_ else ""
+        ci = ""
+        if self.n_music_ci_:
+            ci = f" (bootstrap {int(self.ci * 100)}% CI {self.n_music_ci_[0]}-{self.n_music_ci_[1]})"
         return (f"{self.n_music_} music neurons of {self.n_dims_}{ci}: mean sigma < {self.sigma_threshold_:.4g} "
                 f"[rule {self.threshold_rule_['rule']}: {self.threshold_rule_['reason']}]; "
                 f"ranked by {self.order_by}")

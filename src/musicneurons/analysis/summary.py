@@ -136,7 +136,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     out.settings = {"profile": profile.settings_,
                     "correlation": out.correlation.settings_ if out.correlation else None,
                     "attributes": out.attributes.settings_ if out.attributes else None,
-                    "activation": out.detector.settings_ if out.detector else {"activation_threshold": activation_threshold},
+                    "activation": (out.detector.settings_ if out.detector
+                                   else {"activation_threshold": activation_threshold}),
                     "metrics": out.metrics["settings"] if out.metrics else None,
                     "neuron_ablation": out.neuron_ablation.settings_ if out.neuron_ablation else None,
                     "traversal": out.traversal.settings_ if out.traversal else None,
