@@ -52,8 +52,9 @@ def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False
 def write_rejections(results, path: Path):
     import pandas as pd
 
-    rows = [{"source": r.source, "reason": reason, "count": n} for r in results for reason, n in r.reasons.items()]
-    pd.DataFrame(rows, columns=["source", "reason", "count"]).to_csv(path, index=False)
+    rows = [{"source": r.source, "reason": reason, "detail": r.details.get(reason, ""), "count": n}
+            for r in results for reason, n in r.reasons.items()]
+    pd.DataFrame(rows, columns=["source", "reason", "detail", "count"]).to_csv(path, index=False)
 
 
 def cmd_extract(a):

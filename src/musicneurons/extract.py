@@ -118,6 +118,7 @@ class ExtractResult:
     info: list  # dicts: instrument, program, piece, first_bar, qpm
     reasons: Counter
     n_melodies: int = 0
+    details: dict = field(default_factory=dict)  # reason -> a detail (e.g. the parser's message)
 
 
 # -- 1. splitting on time changes (note-seq sequences_lib.split_note_sequence_on_time_changes) ----------
@@ -359,6 +360,7 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
     if valid_programs is None and bars == 2:
         valid_programs = MEL_PROGRAMS
     reasons: Counter = Counter()
+    details: dict = {}
     if ns.pitch.size == 0:
         reasons["no notes"] += 1
         return ExtractResult(source, np.zeros((0, n_steps), np.int64), [], reasons)
@@ -374,9 +376,13 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
             start, end, spb, qpm = quantize(piece)
         except _PieceRejected as e:
             reasons[e.reason] += 1
+            if e.detail:
+                details.setdefault(e.reason, f"piece {k}: {e.detail}")
             continue
         if spb != STEPS_PER_BAR:
             reasons["not 16 steps per bar"] += 1
+            num, den = piece.time_signatures[0][1:] if piece.time_signatures else (4, 4)
+            details.setdefault("not 16 steps per bar", f"piece {k}: {num}/{den} gives {spb:g} steps per bar")
             continue
         if not (~piece.is_drum & (piece.velocity > 0)).any():
             continue
@@ -399,7 +405,7 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
         elif not reasons or any_melodic:
             reasons["no melodic notes"] += 1
     windows = np.array(list(seen), dtype=np.int64).reshape(-1, n_steps)
-    return ExtractResult(source, windows, list(seen.values()), reasons, n_melodies)
+    return ExtractResult(source, windows, list(seen.values()), reasons, n_melodies, details)
 
 
 def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:
@@ -410,7 +416,8 @@ def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 *
     try:
         ns = read_source(path, max_bytes=max_bytes)
     except ExtractionError as e:
-        return ExtractResult(str(path), np.zeros((0, bars * 16), np.int64), [], Counter({e.reason: 1}))
+        return ExtractResult(str(path), np.zeros((0, bars * 16), np.int64), [], Counter({e.reason: 1}),
+                             details={e.reason: e.detail})
     return extract_sequence(ns, bars, str(path), valid_programs)
 
 
