@@ -1,0 +1,131 @@
+"""The paper's findings (Barenboim, Del Debbio, Hirn, Sanz) and the rule that checks each on a run.
+
+:func:`comparison` turns a run's ``analysis/summary.json`` into rows ``{claim, paper, run, verdict,
+rule}``; the verdict is ``"agrees"``, ``"differs"`` or ``"not computed"``. The rules are printed in
+the report next to each verdict.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+PAPER_COUNTS = {"2bar": 37, "16bar": 77}
+COUNT_TOLERANCE = 0.25  # relative
+NOISE_RATIO = 2.0
+MELODY_AFTER_RANK = 4
+NA = "not computed"
+
+
+def _count_row(key: str, s: dict | None) -> dict:
+    paper = PAPER_COUNTS[key]
+    rule = (f"agrees if the paper's count is inside the bootstrap 95% CI or within ±{int(COUNT_TOLERANCE * 100)}% "
+            "of this run's count")
+    row = {"claim": f"music neurons, {key} model", "paper": f"{paper} of 512", "rule": rule}
+    if not s or s.get("n_music_neurons") is None:
+        return {**row, "run": "–", "verdict": NA}
+    n = int(s["n_music_neurons"])
+    ci = s.get("n_music_neurons_ci")
+    inside = bool(ci) and ci[0] <= paper <= ci[1]
+    close = abs(n - paper) <= COUNT_TOLERANCE * max(n, 1)
+    run = f"{n} of {s.get('n_dims', 512)}" + (f" (95% CI {ci[0]}–{ci[1]})" if ci else "")
+    return {**row, "run": run, "verdict": "agrees" if inside or close else "differs"}
+
+
+def _neuron_category(s: dict | None, rank: int):
+    for m in (s or {}).get("music_neurons") or []:
+        if m.get("rank") == rank:
+            return m
+    return None
+
+
+def _category_row(key: str, s: dict | None, ranks: tuple, cat: str, claim: str, paper: str) -> dict:
+    name = {"P": "pitch", "R": "rhythm", "M": "melody"}[cat]
+    rule = f"agrees if the strongest phik of rank{'s' if len(ranks) > 1 else ''} {'/'.join(map(str, ranks))} " \
+           f"is a {name} ({cat}) feature"
+    row = {"claim": claim, "paper": paper, "rule": rule}
+    found = [_neuron_category(s, r) for r in ranks]
+    if any(m is None or m.get("category") is None for m in found):
+        return {**row, "run": "–" if not any(found) else ", ".join(
+            f"#{m['rank']} (d{m['latent_index']}): {m.get('category') or '–'}" for m in found if m), "verdict": NA}
+    run = ", ".join(f"#{m['rank']} (d{m['latent_index']}): {m['category']}, {m.get('top_feature')} "
+                    f"(phik {m.get('top_phik') or 0:.2f})" for m in found)
+    return {**row, "run": run, "verdict": "agrees" if all(m["category"] == cat for m in found) else "differs"}
+
+
+def _noise_row(key: str, s: dict | None) -> dict:
+    row = {"claim": f"random ≫ real in activated noise neurons, {key}",
+           "paper": "random: often > 100 (bimodal); real: < 100",
+           "rule": f"agrees if random activates ≥ {NOISE_RATIO:g}× the noise neurons real inputs do (means)"}
+    act = (s or {}).get("activation") or {}
+    r, x = act.get("activated_noise_real_mean"), act.get("activated_noise_random_mean")
+    if r is None or x is None:
+        return {**row, "run": "–", "verdict": NA}
+    ok = x >= NOISE_RATIO * r and x > r
+    auc = act.get("auc")
+    run = f"real {r:.1f}, random {x:.1f}" + (f"; detector AUC {auc:.3f}" if auc is not None else "")
+    return {**row, "run": run, "verdict": "agrees" if ok else "differs"}
+
+
+def _music_act_row(key: str, s: dict | None) -> dict:
+    row = {"claim": f"real and random both activate most music neurons, {key}",
+           "paper": "≈ 34–35 of 37 (2-bar)",
+           "rule": "agrees if both means are ≥ 75% of the music neurons"}
+    act = (s or {}).get("activation") or {}
+    n = (s or {}).get("n_music_neurons")
+    r, x = act.get("activated_music_real_mean"), act.get("activated_music_random_mean")
+    if r is None or x is None or not n:
+        return {**row, "run": "–", "verdict": NA}
+    ok = r >= 0.75 * n and x >= 0.75 * n
+    return {**row, "run": f"real {r:.1f}, random {x:.1f} of {n}", "verdict": "agrees" if ok else "differs"}
+
+
+def _melody_row(s: dict | None) -> dict:
+    row = {"claim": "16-bar melody neurons appear later in the ranking",
+           "paper": "candidates near ranks 23, 30, 43, 62, 68, 72",
+           "rule": f"agrees if melody (M) dominated neurons exist and the first has rank > {MELODY_AFTER_RANK}"}
+    if not s or s.get("category_neurons") is None:
+        return {**row, "run": "–", "verdict": NA}
+    ranks = {m["latent_index"]: m["rank"] for m in s.get("music_neurons") or []}
+    mel = sorted(ranks[d] for d in (s["category_neurons"].get("M") or []) if d in ranks)
+    if not mel:
+        return {**row, "run": "no melody-dominated music neuron", "verdict": "differs"}
+    shown = ", ".join(map(str, mel[:8])) + (" …" if len(mel) > 8 else "")
+    return {**row, "run": f"ranks {shown}", "verdict": "agrees" if mel[0] > MELODY_AFTER_RANK else "differs"}
+
+
+def _attributes_row(key: str, csv: Callable | None) -> dict:
+    row = {"claim": f"attribute vectors are less effective than single neurons, {key}",
+           "paper": "single neurons correlate better",
+           "rule": "agrees if the best single neuron beats the attribute vector on most features (held-out |ρ|)"}
+    a = csv(key, "attributes.csv") if csv else None
+    if a is None or "winner" not in a or a["winner"].dropna().empty:
+        return {**row, "run": "–", "verdict": NA}
+    w = a["winner"].dropna().astype(str)
+    n_neuron = int(w.str.contains("neuron").sum())
+    n_vec = int(len(w) - n_neuron)
+    return {**row, "run": f"neuron wins {n_neuron}, vector wins {n_vec} of {len(w)} features",
+            "verdict": "agrees" if n_neuron > n_vec else "differs"}
+
+
+def comparison(summary: dict, csv: Callable | None = None) -> list[dict]:
+    """Rows comparing the paper's findings with a run's summary.
+
+    Parameters
+    ----------
+    summary : dict
+        ``analysis/summary.json``: model key -> summary.
+    csv : callable, optional
+        ``(key, filename) -> DataFrame | None`` reading ``analysis/<key>/<filename>`` (for the
+        attribute-vector comparison).
+    """
+    s2, s16 = summary.get("2bar"), summary.get("16bar")
+    rows = [_count_row("2bar", s2), _count_row("16bar", s16),
+            _category_row("2bar", s2, (1,), "P", "2-bar neuron 1 ↔ pitch", "rank 1 tracks pitch features"),
+            _category_row("2bar", s2, (2,), "R", "2-bar neuron 2 ↔ rhythm", "rank 2 tracks rhythm features"),
+            _category_row("16bar", s16, (1, 2), "P", "16-bar neurons 1–2 ↔ pitch", "ranks 1–2 track pitch"),
+            _category_row("16bar", s16, (3, 4), "R", "16-bar neurons 3–4 ↔ rhythm", "ranks 3–4 track rhythm"),
+            _noise_row("2bar", s2), _noise_row("16bar", s16),
+            _music_act_row("2bar", s2),
+            _melody_row(s16),
+            _attributes_row("2bar", csv)]
+    return rows

@@ -1,0 +1,217 @@
+"""The HTML report: sections, figures, the summary fields it reads, the CLI, and a headless browser.
+
+One small run folder is built once per module with tiny random models (untrained: their latents
+have no clear music/noise split, so the sigma threshold is set from the run's own encodings to
+give a handful of music neurons per model and exercise every section).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from musicneurons.report import build_report, comparison
+
+KEYS = ("2bar", "16bar")
+PER_KEY = ("model", "music-neurons", "neuron-correlations", "features", "attributes", "real-vs-random", "ablation",
+           "interventions", "neuron-ablation", "metrics")
+SECTION_IDS = (["overview", "paper-vs-run", "twinkle", "settings", "timings", "melody-candidates-16bar"]
+               + [f"{p}-{k}" for p in PER_KEY for k in KEYS])
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    import torch
+
+    from musicneurons.model.checkpoint import save_model
+    from musicneurons.model.config import get_config
+    from musicneurons.model.musicvae import MusicVAE
+    from musicneurons.pipeline import Run, Settings, reproduce
+
+    tmp = tmp_path_factory.mktemp("report")
+    torch.manual_seed(0)
+    save_model(MusicVAE(get_config("mn-mel_2bar").with_(enc_rnn_size=(32,), dec_rnn_size=(32,))), tmp / "m2")
+    save_model(MusicVAE(get_config("mn-mel_16bar").with_(enc_rnn_size=(16,), dec_rnn_size=(16,))), tmp / "m16")
+    root = tmp / "run"
+    base = dict(n_melodies=200, checkpoints={"2bar": str(tmp / "m2"), "16bar": str(tmp / "m16")},
+                n_intervention_melodies=8, n_traversed=3, metrics=True)
+    # encode first, then pick a fixed sigma threshold giving each model >= 4 music neurons
+    run = Run(root, Settings(**base), log=lambda *a: None)
+    thresholds = []
+    for key in KEYS:
+        run.melodies(key)
+        run.random(key)
+        run.encode(key, "real")
+        with np.load(root / "latents" / f"{key}_real.npz") as f:
+            thresholds.append(float(np.sort(f["sigma"].mean(axis=0))[3]) + 1e-6)
+    reproduce(root, Settings(**base, sigma_threshold=max(thresholds)), log=lambda *a: None, report=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def html(run_dir):
+    return (run_dir / "report" / "index.html").read_text(encoding="utf-8")
+
+
+def section_ids(text: str) -> list[str]:
+    return re.findall(r'<section id="([^"]+)"', text)
+
+
+def test_every_section_present(html):
+    ids = section_ids(html)
+    missing = [s for s in SECTION_IDS if s not in ids]
+    assert not missing, f"missing sections: {missing}"
+    assert len(ids) == len(set(ids)), "duplicate section ids"
+
+
+def test_images_are_decodable_pngs(html):
+    srcs = re.findall(r'<img [^>]*src="([^"]+)"', html)
+    assert len(srcs) >= 20, f"only {len(srcs)} images"
+    for src in srcs:
+        assert src.startswith("data:image/png;base64,"), src[:60]
+        png = base64.b64decode(src.split(",", 1)[1], validate=True)
+        assert png[:8] == PNG_MAGIC and len(png) > 1000
+        w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+        assert w > 50 and h > 30
+
+
+def test_self_contained(html):
+    # no network: no external scripts, stylesheets or images
+    assert not re.search(r'<(script|link|img)[^>]+(src|href)="(https?:)?//', html)
+    assert "<style>" in html
+
+
+def test_report_shows_run_values(run_dir, html):
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    for key in KEYS:
+        s = summary[key]
+        top = s["music_neurons"][0]
+        # the count, the threshold and rank 1 with its raw latent index appear
+        assert f"{s['n_music_neurons']} / {s['n_dims']}" in html
+        assert f"#1 <span class=\"settings\">d{top['latent_index']}</span>" in html
+    # MIDI links are relative to report/ and point at files that exist
+    links = re.findall(r'href="(\.\./analysis/[^"]+\.mid)"', html)
+    assert links
+    for link in links:
+        assert (run_dir / "report" / link).resolve().exists(), link
+
+
+def test_rebuild_is_stable(run_dir, html):
+    again = build_report(run_dir).read_text(encoding="utf-8")
+    assert section_ids(again) == section_ids(html)
+    assert again == html  # figures render deterministically
+
+
+def test_summary_has_analysis_fields(run_dir):
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    assert set(KEYS) <= set(summary)
+    for key in KEYS:
+        s = summary[key]
+        assert isinstance(s["n_music_neurons"], int) and s["n_music_neurons"] >= 4
+        assert isinstance(s["sigma_threshold"], float)
+        assert len(s["music_neurons"]) == s["n_music_neurons"]
+        for m in s["music_neurons"]:
+            assert {"rank", "latent_index", "var_mu", "mean_sigma", "top_feature", "top_phik", "category"} <= set(m)
+        assert [m["rank"] for m in s["music_neurons"]] == list(range(1, s["n_music_neurons"] + 1))
+        act = s["activation"]
+        for k in ("activated_music_real_mean", "activated_noise_real_mean", "activated_music_random_mean",
+                  "activated_noise_random_mean", "auc"):
+            assert isinstance(act[k], float), k
+        assert 0.0 <= act["auc"] <= 1.0
+        abl = s["ablation"]
+        assert 0.0 <= abl["recon_accuracy_full"] <= 1.0 and 0.0 <= abl["recon_accuracy_noise_zeroed"] <= 1.0
+        assert isinstance(s["settings"], dict) and s["settings"]["profile"]["sigma_threshold"] == s["sigma_threshold"]
+
+
+def test_paper_comparison_rules():
+    s = {"n_music_neurons": 37, "n_music_neurons_ci": [30, 40], "n_dims": 512,
+         "music_neurons": [{"rank": 1, "latent_index": 5, "category": "P", "top_feature": "P1", "top_phik": .9},
+                           {"rank": 2, "latent_index": 9, "category": "P", "top_feature": "P2", "top_phik": .8}],
+         "activation": {"activated_noise_real_mean": 40.0, "activated_noise_random_mean": 150.0,
+                        "activated_music_real_mean": 35.0, "activated_music_random_mean": 34.0}}
+    rows = {r["claim"]: r for r in comparison({"2bar": s})}
+    assert rows["music neurons, 2bar model"]["verdict"] == "agrees"
+    assert rows["2-bar neuron 1 ↔ pitch"]["verdict"] == "agrees"
+    assert rows["2-bar neuron 2 ↔ rhythm"]["verdict"] == "differs"
+    assert rows["random ≫ real in activated noise neurons, 2bar"]["verdict"] == "agrees"
+    assert rows["music neurons, 16bar model"]["verdict"] == "not computed"
+    s2 = {**s, "n_music_neurons": 10, "n_music_neurons_ci": [8, 12],
+          "activation": {**s["activation"], "activated_noise_random_mean": 60.0}}
+    rows = {r["claim"]: r for r in comparison({"2bar": s2})}
+    assert rows["music neurons, 2bar model"]["verdict"] == "differs"
+    assert rows["random ≫ real in activated noise neurons, 2bar"]["verdict"] == "differs"
+
+
+def test_no_music_neurons_renders(tmp_path):
+    """A run whose threshold leaves no music neurons (and no per-neuron tables) still renders every section."""
+    s = {"model": "tiny", "n_music_neurons": 0, "n_music_neurons_ci": [0, 0], "n_dims": 512, "n_real": 10,
+         "n_random": 10, "sigma_threshold": 0.1, "sigma_threshold_rule": "fixed", "music_neurons": [],
+         "category_neurons": None, "activation": {"activated_music_real_mean": 0.0, "activated_noise_real_mean": 3.0,
+                                                  "activated_music_random_mean": 0.0,
+                                                  "activated_noise_random_mean": 9.0, "auc": 0.7},
+         "ablation": {"recon_accuracy_full": None, "recon_accuracy_noise_zeroed": None}, "metrics": None,
+         "settings": {"profile": {"sigma_threshold": 0.1}}}
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "summary.json").write_text(json.dumps({"2bar": s, "16bar": {**s, "model": "tiny16"}}))
+    text = build_report(tmp_path).read_text(encoding="utf-8")
+    assert not [i for i in SECTION_IDS if i not in section_ids(text)]
+    assert text.count("No music neurons at this threshold") >= 2
+
+
+def _cli(*args):
+    return subprocess.run([sys.executable, "-m", "musicneurons.cli", "report", *map(str, args)],
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_cli_report(run_dir, tmp_path):
+    index = run_dir / "report" / "index.html"
+    index.unlink()
+    r = _cli(run_dir)
+    assert r.returncode == 0, r.stderr
+    assert index.exists() and "paper-vs-run" in index.read_text(encoding="utf-8")
+    (tmp_path / "settings.json").write_text("{}")
+    r = _cli(tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(tmp_path) in lines[0] and "error" in lines[0]
+
+
+def test_headless_chromium(run_dir, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail("headless Chromium is needed for this test: install it with "
+                    "'apt-get update && apt-get install -y chromium' (Debian package 'chromium', /usr/bin/chromium)")
+    url = (run_dir / "report" / "index.html").resolve().as_uri()
+    profile = tmp_path / "profile"
+    shot = tmp_path / "shot.png"
+    common = [str(CHROMIUM), *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1400,4000",
+              "--virtual-time-budget=10000"]
+    dom = subprocess.run([*common, "--enable-logging=stderr", "--v=0", "--dump-dom", url], capture_output=True,
+                         text=True, timeout=180)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert "Uncaught" not in dom.stderr, dom.stderr[-2000:]
+    body = re.search(r"<body[^>]*>", dom.stdout)
+    assert body, dom.stdout[:500]
+    assert 'data-report-loaded="ok"' in body.group(0), body.group(0)
+    n_img = int(re.search(r'data-images="(\d+)"', body.group(0)).group(1))
+    assert n_img >= 20
+    ids = section_ids(dom.stdout)
+    assert not [i for i in SECTION_IDS if i not in ids]
+    r = subprocess.run([*common, f"--screenshot={shot}", url], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    png = shot.read_bytes()
+    assert png[:8] == PNG_MAGIC and len(png) > 50_000
+    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
+    assert (w, h) == (1400, 4000)
+    shutil.rmtree(profile, ignore_errors=True)
