@@ -19,11 +19,13 @@ from musicneurons.executor import (
     LocalExecutor,
     collect_extract,
     collect_features,
+    collect_encode,
     collect_rejections,
     extract_counts,
     extract_partition,
     make_executor,
     run_partitions,
+    sharded_encode,
     sharded_extract,
     sharded_features,
     split,
@@ -119,6 +121,7 @@ def test_corpus_is_lakh_layout_with_rejections(lakh, reference):
     reasons = {k for r in reference for k in r.reasons}
     assert {"empty file", "parse error", "not 16 steps per bar"} <= reasons
     assert sum(len(r.windows) for r in reference) > 100
+    assert any(i["piece"] == 1 for r in reference for i in r.info)  # the tempo changes split songs
 
 
 def test_local_processes_identical_to_single_process(lakh, reference, tmp_path):
@@ -173,6 +176,33 @@ def test_features_dask_identical_to_compute_features(lakh, reference, dask_execu
     with LocalExecutor(1) as ex:
         sharded_features(path, tmp_path / "feat1", ex, partition_rows=100, progress=False)
     pd.testing.assert_frame_equal(collect_features(tmp_path / "feat1"), expected)
+
+
+def test_encode_dask_identical_to_single_process(lakh, reference, dask_executor, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    import torch
+
+    from musicneurons.corpus import sample_windows
+    from musicneurons.model.checkpoint import load_model, save_model
+    from musicneurons.model.config import get_config
+    from musicneurons.model.musicvae import MusicVAE
+
+    torch.manual_seed(0)
+    save_model(MusicVAE(get_config("mn-mel_2bar")), tmp_path / "model")
+    table = sample_windows(reference, per_file=4, seed=0)
+    path = tmp_path / "melodies.parquet"
+    pq.write_table(pa.Table.from_pandas(table, preserve_index=False), path)
+    ev = np.asarray(table["events"].to_list())
+    _, mu, sigma = load_model(checkpoint=tmp_path / "model").encode(ev, batch_size=16)
+    s = sharded_encode(path, tmp_path / "enc", dask_executor, checkpoint=tmp_path / "model", partition_rows=16,
+                       batch_size=16, progress=False)
+    assert s["n_partitions"] == -(-len(table) // 16) and not s["failed"]
+    mu2, sigma2 = collect_encode(tmp_path / "enc")
+    assert mu2.shape == mu.shape == (len(table), 512)
+    # same batches; only the torch thread count differs (1 per worker), which may change float reduction order
+    np.testing.assert_allclose(mu2, mu, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sigma2, sigma, rtol=0, atol=1e-6)
 
 
 # -- failures, retries, resume ------------------------------------------------------------------------------

@@ -236,10 +236,10 @@ def _check_manifest(out_dir: Path, manifest: dict):
 
 
 def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retries: int = 2,
-                   progress: bool = True, desc: str = "partitions") -> dict:
+                   progress: bool = True, desc: str = "partitions", suffix: str = ".parquet") -> dict:
     """Run ``task((pid, items, out_dir))`` for every partition not done yet, retrying failures.
 
-    ``task`` must write ``out_dir/part-{pid:05d}.parquet`` last and atomically (that file marks the partition
+    ``task`` must write ``out_dir/part-{pid:05d}{suffix}`` last and atomically (that file marks the partition
     done) and return a small JSON-able summary. Partitions that still fail after ``retries`` retries are written
     to ``out_dir/failed.json`` (removed when a later run completes them).
 
@@ -253,7 +253,7 @@ def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retr
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    pending = [pid for pid in range(len(partitions)) if not (out_dir / f"{part_name(pid)}.parquet").exists()]
+    pending = [pid for pid in range(len(partitions)) if not (out_dir / f"{part_name(pid)}{suffix}").exists()]
     skipped = len(partitions) - len(pending)
     summaries, errors, retried = {}, {}, set()
     bar = tqdm(total=len(pending), disable=not progress, desc=desc, unit="part")
@@ -278,7 +278,7 @@ def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retr
     failed = {pid: errors[pid] for pid in pending}
     path = out_dir / FAILED
     if failed:
-        record = [{"partition": pid, "file": f"{part_name(pid)}.parquet", "attempts": retries + 1,
+        record = [{"partition": pid, "file": f"{part_name(pid)}{suffix}", "attempts": retries + 1,
                    "error": failed[pid], "inputs": [str(x) for x in partitions[pid]]} for pid in sorted(failed)]
         _atomic_write(path, lambda p: p.write_text(json.dumps(record, indent=1)))
     elif path.exists():
@@ -287,13 +287,13 @@ def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retr
             "retried": sorted(retried), "failed": failed, "summaries": summaries}
 
 
-def _parts(out_dir, allow_incomplete: bool) -> list[Path]:
-    """The Parquet parts of a folder in partition order; raises :class:`IncompleteOutput` on a hole."""
+def _parts(out_dir, allow_incomplete: bool, suffix: str = ".parquet") -> list[Path]:
+    """The parts of a folder in partition order; raises :class:`IncompleteOutput` on a hole."""
     out_dir = Path(out_dir)
     if not (out_dir / MANIFEST).exists():
         raise FileNotFoundError(f"{out_dir}: not a partitioned output folder (no {MANIFEST})")
     n = json.loads((out_dir / MANIFEST).read_text())["n_partitions"]
-    paths = [out_dir / f"{part_name(pid)}.parquet" for pid in range(n)]
+    paths = [out_dir / f"{part_name(pid)}{suffix}" for pid in range(n)]
     missing = [p.name for p in paths if not p.exists()]
     if missing and not allow_incomplete:
         failed = out_dir / FAILED
@@ -556,3 +556,79 @@ def collect_features(out_dir, allow_incomplete: bool = False) -> pd.DataFrame:
     """The feature table of a :func:`sharded_features` folder, rows in the melody table's order."""
     frames = [pd.read_parquet(p) for p in _parts(out_dir, allow_incomplete)]
     return pd.concat(frames, ignore_index=True)
+
+
+# -- encode -------------------------------------------------------------------------------------------------
+
+_MODELS: dict = {}  # per worker process: (model, checkpoint, device) -> loaded model
+
+
+def _worker_model(model, checkpoint, device, threads):
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    key = (model, checkpoint, device)
+    if key not in _MODELS:
+        from .model.checkpoint import load_model
+
+        _MODELS.clear()
+        _MODELS[key] = load_model(model, checkpoint=checkpoint, device=device)
+    return _MODELS[key]
+
+
+def encode_partition(job, table: str = "", model: str | None = None, checkpoint: str | None = None,
+                     devices: tuple = ("cpu",), batch_size: int = 512, threads: int | None = 1) -> dict:
+    """``mu``, ``sigma`` of one row range ``(pid, [(start, stop)], out_dir)`` -> ``part-N.npz``.
+
+    Partition ``pid`` runs on ``devices[pid % len(devices)]`` (e.g. ``("cuda:0", "cuda:1")``).
+    """
+    pid, [(start, stop)], out_dir = job
+    net = _worker_model(model, checkpoint, devices[pid % len(devices)], threads)
+    ev = _events(read_rows(table, start, stop))
+    _, mu, sigma = net.encode(ev.reshape(len(ev), -1) if ev.size else np.zeros((0, net.cfg.max_seq_len), np.int64),
+                              batch_size=batch_size)
+
+    def write(p):
+        with open(p, "wb") as f:
+            np.savez(f, mu=mu, sigma=sigma)
+
+    _atomic_write(Path(out_dir) / f"{part_name(pid)}.npz", write)
+    return {"n_rows": len(mu)}
+
+
+def sharded_encode(table, out_dir, executor, model: str | None = None, checkpoint=None, partition_rows: int = 4096,
+                   batch_size: int = 512, devices: Sequence[str] = ("cpu",), threads: int | None = 1,
+                   retries: int = 2, progress: bool = True) -> dict:
+    """``model.encode`` of a melody table by row partitions -> ``out_dir/part-N.npz`` (``mu``, ``sigma``).
+
+    Each worker loads the model once (``load_model(model, checkpoint)``, so the checkpoint must be readable by
+    every worker) and uses ``threads`` torch threads (1 avoids oversubscribing a machine's cores with several
+    worker processes). ``mu`` and ``sigma`` are deterministic; collect them with :func:`collect_encode`.
+    """
+    import pyarrow.parquet as pq
+
+    table = Path(table)
+    n = pq.ParquetFile(table).metadata.num_rows
+    ranges = _row_ranges(n, partition_rows)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ck = str(checkpoint) if checkpoint is not None else None
+    _check_manifest(out_dir, {"stage": "encode", "table": str(table), "table_digest": _file_digest(table),
+                              "n_rows": n, "partition_rows": partition_rows, "model": model, "checkpoint": ck,
+                              "n_partitions": len(ranges)})
+    task = partial(encode_partition, table=str(table), model=model, checkpoint=ck, devices=tuple(devices),
+                   batch_size=batch_size, threads=threads)
+    summary = run_partitions(task, [[r] for r in ranges], out_dir, executor, retries, progress, desc="encode",
+                             suffix=".npz")
+    return {**summary, "out_dir": str(out_dir)}
+
+
+def collect_encode(out_dir, allow_incomplete: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """``(mu, sigma)``, each float32 (n_windows, z_size), of a :func:`sharded_encode` folder, in table order."""
+    mus, sigmas = [], []
+    for p in _parts(out_dir, allow_incomplete, suffix=".npz"):
+        with np.load(p, allow_pickle=False) as f:
+            mus.append(f["mu"])
+            sigmas.append(f["sigma"])
+    return np.concatenate(mus), np.concatenate(sigmas)
