@@ -140,6 +140,18 @@ def test_local_processes_identical_to_single_process(lakh, reference, tmp_path):
     assert counts["n_with_windows"] == sum(1 for r in reference if len(r.windows))
 
 
+def test_collect_with_a_custom_sampler_keeps_its_rows_and_order(lakh, reference, tmp_path):
+    from musicneurons.corpus import sample_windows
+
+    def sampler(results):  # e.g. the pipeline's "N files x k windows, at most n windows": a cut and a reorder
+        return sample_windows(results, per_file=2, seed=3).head(17).iloc[::-1]
+
+    with LocalExecutor(1) as ex:
+        sharded_extract(lakh, 2, tmp_path / "out", ex, partition_size=9, progress=False)
+    expected = sampler(reference).reset_index(drop=True)
+    pd.testing.assert_frame_equal(collect_extract(tmp_path / "out", sampler=sampler), expected)
+
+
 def test_dask_local_cluster_identical_to_local_run(lakh, reference, dask_executor, tmp_path):
     from musicneurons.corpus import sample_windows
 

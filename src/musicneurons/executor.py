@@ -65,8 +65,9 @@ def _call(fn, item):
 class LocalExecutor:
     """Partitions on this machine: in this process (``workers=1``) or on ``workers`` local processes.
 
-    A worker process that dies (killed, out of memory) breaks the pool: every partition it had not finished is
-    reported failed ("worker process died") and the next :meth:`map` starts a fresh pool.
+    A worker process that dies (killed, out of memory) breaks the pool: every partition of that :meth:`map` not
+    finished yet is reported failed ("worker process died"), so :func:`run_partitions` retries them all on a fresh
+    pool (with Dask only the task of the dead worker is rescheduled).
     """
 
     kind = "local"
@@ -90,7 +91,8 @@ class LocalExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        with ProcessPoolExecutor(min(self.workers, len(items))) as pool:
+        pool = ProcessPoolExecutor(min(self.workers, len(items)))
+        try:
             futures = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
             for fut in as_completed(futures):
                 try:
@@ -100,6 +102,8 @@ class LocalExecutor:
                 except Exception as e:  # e.g. an unpicklable result
                     ok, value = False, _error_text(e)
                 yield futures[fut], ok, value
+        finally:  # Ctrl-C or an abandoned iterator: drop the queued partitions instead of waiting for them
+            pool.shutdown(wait=True, cancel_futures=True)
 
     def close(self):
         pass
@@ -555,6 +559,11 @@ def sharded_features(table, out_dir, executor, partition_rows: int = 8192, backe
 def collect_features(out_dir, allow_incomplete: bool = False) -> pd.DataFrame:
     """The feature table of a :func:`sharded_features` folder, rows in the melody table's order."""
     frames = [pd.read_parquet(p) for p in _parts(out_dir, allow_incomplete)]
+    if not frames:
+        from .features import feature_ids
+
+        return pd.DataFrame(columns=feature_ids(json.loads((Path(out_dir) / MANIFEST).read_text())["vectors"]),
+                            dtype=np.float64)
     return pd.concat(frames, ignore_index=True)
 
 
