@@ -181,7 +181,9 @@ def main(argv=None):
         "cost_vs_size_fit": fit, "generated_mean_kb": round(gen_kb, 2), "lakh_mean_kb_assumed": lakh_mean_kb,
         "cost_ratio_lakh_vs_generated": round(size_ratio, 3), "efficiency_used": efficiency,
         "cpu_hours": round(cpu_s / 3600, 2), "wall_minutes": round(wall_s / 60, 1),
-        "wall_minutes_if_same_size_as_generated": round(LAKH_FILES * sec_per_file / (CLUSTER_CORES * efficiency) / 60, 1),
+        "wall_minutes_if_same_size_as_generated": round(LAKH_FILES * sec_per_file / (CLUSTER_CORES * efficiency) / 60,
+                                                        1),
+        "wall_minutes_at_perfect_scaling": round(cpu_s / CLUSTER_CORES / 60, 1),
         "assumptions": [
             "extraction cost per file is linear in the file's bytes (the fixed + per-KB line 'cost_vs_size_fit', "
             "fitted on generated files of this run; its r2 says how well) and holds beyond the fitted size range",
