@@ -171,6 +171,22 @@ def test_dask_local_cluster_identical_to_local_run(lakh, reference, dask_executo
         pd.testing.assert_frame_equal(a, b)
 
 
+def test_relative_paths_are_found_by_workers_started_elsewhere(lakh, dask_executor, tmp_path, monkeypatch):
+    from musicneurons.cli import extract_sources
+    from musicneurons.corpus import sample_windows
+    from musicneurons.sources import find_files
+
+    monkeypatch.chdir(lakh[0].parents[2])  # the workers were started in another folder
+    files = find_files("lmd_full")
+    assert not files[0].is_absolute()
+    s = sharded_extract(files, 2, tmp_path / "rel", dask_executor, partition_size=10, progress=False)
+    assert not s["failed"]
+    table = collect_extract(tmp_path / "rel")
+    assert table["source"].iloc[0].startswith("lmd_full/")
+    pd.testing.assert_frame_equal(table, sample_windows(extract_sources(["lmd_full"], bars=2)))
+    assert "file not found" not in set(collect_rejections(tmp_path / "rel")["reason"])
+
+
 def test_features_dask_identical_to_compute_features(lakh, reference, dask_executor, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -266,7 +266,7 @@ def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retr
             break
         if attempt:
             retried.update(pending)
-        items = [(pid, list(partitions[pid]), str(out_dir)) for pid in pending]
+        items = [(pid, list(partitions[pid]), str(out_dir.resolve())) for pid in pending]
         failed_now = []
         for i, ok, value in executor.map(task, items):
             pid = pending[i]
@@ -333,10 +333,11 @@ def split(items: Sequence, size: int) -> list[list]:
 # -- extract ------------------------------------------------------------------------------------------------
 
 
-def extract_partition(job, bars: int = 2) -> dict:
+def extract_partition(job, bars: int = 2, base: str = "") -> dict:
     """Extract one partition ``(pid, files, out_dir)``: every window of every file, and the rejections.
 
-    Writes ``part-N.rejections.csv``, ``part-N.json`` (counts) and, last, ``part-N.parquet`` (columns
+    Relative paths are read below ``base`` (the client's working folder, so a remote worker finds them) but keep
+    their relative spelling in the ``source`` column, as :func:`extract.extract_file` on the client would. Writes ``part-N.rejections.csv``, ``part-N.json`` (counts) and, last, ``part-N.parquet`` (columns
     :data:`TABLE_COLUMNS`, all windows in file order then extraction order).
     """
     from .extract import extract_file
@@ -348,7 +349,8 @@ def extract_partition(job, bars: int = 2) -> dict:
     reasons: Counter = Counter()
     n_with = 0
     for f in files:
-        r = extract_file(f, bars=bars)
+        r = extract_file(Path(base, f) if base else f, bars=bars)
+        r.source = str(f)
         n = len(r.windows)
         n_with += n > 0
         cols["source"] += [r.source] * n
@@ -403,8 +405,8 @@ def sharded_extract(files: Sequence, bars: int, out_dir, executor, partition_siz
     out_dir.mkdir(parents=True, exist_ok=True)
     _check_manifest(out_dir, {"stage": "extract", "bars": bars, "partition_size": partition_size,
                               "n_files": len(files), "files_digest": _digest(files), "n_partitions": len(parts)})
-    summary = run_partitions(partial(extract_partition, bars=bars), parts, out_dir, executor, retries, progress,
-                             desc=f"extract {bars}-bar")
+    task = partial(extract_partition, bars=bars, base=os.getcwd())
+    summary = run_partitions(task, parts, out_dir, executor, retries, progress, desc=f"extract {bars}-bar")
     return {**summary, "out_dir": str(out_dir)}
 
 
@@ -543,7 +545,7 @@ def sharded_features(table, out_dir, executor, partition_rows: int = 8192, backe
     """
     import pyarrow.parquet as pq
 
-    table = Path(table)
+    table = Path(table).resolve()
     n = pq.ParquetFile(table).metadata.num_rows
     ranges = _row_ranges(n, partition_rows)
     out_dir = Path(out_dir)
@@ -617,12 +619,12 @@ def sharded_encode(table, out_dir, executor, model: str | None = None, checkpoin
     """
     import pyarrow.parquet as pq
 
-    table = Path(table)
+    table = Path(table).resolve()
     n = pq.ParquetFile(table).metadata.num_rows
     ranges = _row_ranges(n, partition_rows)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ck = str(checkpoint) if checkpoint is not None else None
+    ck = str(Path(checkpoint).resolve()) if checkpoint is not None else None
     _check_manifest(out_dir, {"stage": "encode", "table": str(table), "table_digest": _file_digest(table),
                               "n_rows": n, "partition_rows": partition_rows, "model": model, "checkpoint": ck,
                               "n_partitions": len(ranges)})
