@@ -140,7 +140,7 @@ def _load_state(folder: Path, model, opt) -> tuple[int, list]:
 def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
           checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
           progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
-          log=print) -> dict:
+          log=print, log_every: int = 50) -> dict:
     """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
 
     ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
@@ -180,7 +180,7 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{m['loss']:.2f}", kl_bits=f"{m['kl_bits']:.1f}", acc=f"{m['accuracy']:.3f}")
-        if step % 50 == 0:
+        if step % log_every == 0 or step == 1:
             history.append({"step": step, **{k: round(v, 5) for k, v in m.items()}})
         if step % eval_every == 0 and len(val_w):
             ev = evaluate(model, val_w[:500])

@@ -1,0 +1,91 @@
+"""Training: the loss goes down, and an interrupted run resumes at the same step with the same weights."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from musicneurons.model.config import get_config
+from musicneurons.model.musicvae import beta_schedule, learning_rate, sampling_probability
+from musicneurons.model.train import split_by_source, train, transpose_windows
+
+
+@pytest.fixture(scope="module")
+def data():
+    # a learnable toy corpus: 40 short "tunes" of scale fragments, 8 windows each
+    rng = np.random.default_rng(0)
+    windows, sources = [], []
+    for tune in range(40):
+        root = rng.integers(50, 70)
+        for k in range(8):
+            w = np.zeros(32, np.int64)
+            for i in range(8):
+                w[4 * i] = root + (i + k) % 5 - 19
+            windows.append(w)
+            sources.append(f"tune{tune}")
+    return np.stack(windows), np.array(sources)
+
+
+def tiny():
+    return get_config("mn-mel_2bar").with_(enc_rnn_size=(32,), dec_rnn_size=(32,), z_size=8, batch_size=32,
+                                          learning_rate=1e-2)
+
+
+def test_loss_decreases(tmp_path, data):
+    w, src = data
+    train(tiny(), w, src, tmp_path, steps=60, checkpoint_every=60, eval_every=1000, progress=False, log=lambda *_: None,
+          log_every=10)
+    hist = [h for h in json.loads((tmp_path / "train_state.json").read_text())["history"] if "r_loss" in h]
+    assert hist[-1]["r_loss"] < 0.6 * hist[0]["r_loss"]
+
+
+def test_resume_gives_the_same_result(tmp_path, data):
+    w, src = data
+    cfg = tiny()
+    full = tmp_path / "full"
+    train(cfg, w, src, full, steps=20, checkpoint_every=10, eval_every=1000, progress=False, log=lambda *_: None)
+    part = tmp_path / "part"
+    train(cfg, w, src, part, steps=10, checkpoint_every=10, eval_every=1000, progress=False, log=lambda *_: None)
+    assert json.loads((part / "train_state.json").read_text())["step"] == 10
+    msgs = []
+    train(cfg, w, src, part, steps=20, checkpoint_every=10, eval_every=1000, progress=False, log=msgs.append)
+    assert any("resuming" in m and "step 10" in m for m in msgs)
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(part / "model.safetensors"))
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0, msg=k)
+
+
+def test_validation_split_is_by_source(data):
+    _, src = data
+    val = split_by_source(src, 0.1, seed=3)
+    assert set(src[val]).isdisjoint(set(src[~val]))
+    assert 0 < val.sum() < len(src)
+
+
+def test_transpose_keeps_notes_in_range_and_rhythm():
+    rng = np.random.default_rng(0)
+    w = np.zeros((200, 32), np.int64)
+    w[:, 0] = 2  # pitch 21: can only go up
+    w[:, 4] = 89  # pitch 108: can only go down -> shift must be 0
+    w[:, 8] = 1
+    out = transpose_windows(w, rng, -5, 5)
+    np.testing.assert_array_equal(out, w)
+    w2 = np.zeros((500, 32), np.int64)
+    w2[:, 0] = 41
+    out2 = transpose_windows(w2, rng, -5, 5)
+    assert set(np.unique(out2[:, 0] - 41)) == set(range(-5, 6))
+    assert (out2[:, 1:] == 0).all()
+
+
+def test_schedules_match_magenta_formulas():
+    big = get_config("cat-mel_2bar_big")
+    assert beta_schedule(big, 0) == 0.0
+    assert abs(beta_schedule(big, 69315) - 0.25) < 1e-3  # half of max_beta after ln2 / -ln(0.99999) steps
+    assert abs(sampling_probability(big, 0) - (1 - 1000 / 1001)) < 1e-12
+    assert abs(sampling_probability(big, 6908) - 0.5) < 1e-3
+    assert abs(learning_rate(big, 0) - 1e-3) < 1e-12
+    assert abs(learning_rate(big, 10**6) - 1e-5) < 1e-9
+    hier = get_config("hierdec-mel_16bar")
+    assert beta_schedule(hier, 1) == 0.2 and sampling_probability(hier, 100) == 0.0
