@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 RUN_DIR ?= runs/default
 
-.PHONY: setup test reproduce bench clean
+.PHONY: setup test reproduce bench clean browser
 
 setup: $(VENV)/.installed
 
@@ -14,7 +14,12 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,dask]"
 	touch $@
 
-test: setup
+# the report test opens the HTML report in headless Chromium (Debian's package)
+browser:
+	@command -v chromium >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) \
+	  || echo "could not install chromium (apt-get install chromium): the report's browser test will fail"
+
+test: setup browser
 	$(PY) -m pytest -q
 
 reproduce: setup
