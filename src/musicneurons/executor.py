@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import time
 import traceback
 import uuid
 from collections import Counter
@@ -337,12 +338,14 @@ def extract_partition(job, bars: int = 2, base: str = "") -> dict:
     """Extract one partition ``(pid, files, out_dir)``: every window of every file, and the rejections.
 
     Relative paths are read below ``base`` (the client's working folder, so a remote worker finds them) but keep
-    their relative spelling in the ``source`` column, as :func:`extract.extract_file` on the client would. Writes ``part-N.rejections.csv``, ``part-N.json`` (counts) and, last, ``part-N.parquet`` (columns
-    :data:`TABLE_COLUMNS`, all windows in file order then extraction order).
+    their relative spelling in the ``source`` column, as :func:`extract.extract_file` on the client would.
+    Writes ``part-N.rejections.csv``, ``part-N.json`` (counts, and the task's CPU and wall seconds) and, last,
+    ``part-N.parquet`` (columns :data:`TABLE_COLUMNS`, all windows in file order then extraction order).
     """
     from .extract import extract_file
 
     pid, files, out_dir = job
+    cpu0, wall0 = time.process_time(), time.perf_counter()
     out = Path(out_dir) / part_name(pid)
     cols = {c: [] for c in TABLE_COLUMNS}
     rejections = []
@@ -367,7 +370,8 @@ def extract_partition(job, bars: int = 2, base: str = "") -> dict:
     for key in ("piece_offset_s", "qpm"):
         table[key] = table[key].astype(np.float64)
     summary = {"n_files": len(files), "n_with_windows": int(n_with), "n_windows": len(table),
-               "reasons": dict(reasons)}
+               "reasons": dict(reasons), "cpu_s": round(time.process_time() - cpu0, 4),
+               "wall_s": round(time.perf_counter() - wall0, 4)}
     _atomic_write(out.with_suffix(".rejections.csv"),
                   lambda p: pd.DataFrame(rejections, columns=REJECTION_COLUMNS).to_csv(p, index=False))
     _atomic_write(out.with_suffix(".json"), lambda p: p.write_text(json.dumps(summary)))
