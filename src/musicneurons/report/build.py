@@ -382,8 +382,10 @@ def _traversal_panels(tr: pd.DataFrame, ranks: dict, n_features: int = 4):
         t = tr[tr["latent_index"] == d]
         g = t.groupby("feature")
         rng = (g["mean"].max() - g["mean"].min())
-        pooled = g["std"].apply(lambda x: float(np.sqrt(np.nanmean(np.square(x)))) if len(x) else np.nan)
-        score = (rng / pooled.replace(0, np.nan)).dropna().sort_values(ascending=False, kind="stable")
+        pooled = g["std"].apply(lambda x: float(np.sqrt(np.mean(np.square(x.dropna())))) if x.notna().any()
+                                else np.nan)
+        score = (rng / pooled.replace(0, np.nan)).dropna()
+        score = score[score > 0].sort_values(ascending=False, kind="stable")
         panels.append((ranks.get(int(d), 0), int(d), list(score.index[:n_features])))
     return panels
 
@@ -394,9 +396,14 @@ def interventions_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     body = ""
     if tr is not None and len(tr):
         panels = _traversal_panels(tr, ranks)
-        body += figure(F.traversal_curves(tr, panels, run.names),
+        if not any(f for _, _, f in panels):
+            body += empty("No decoded feature changed along any traversal: the decoder ignores these neurons "
+                          f"over their observed range ({len(panels)} neurons traversed).")
+        else:
+            body += figure(F.traversal_curves(tr, panels, run.names),
                        "Sweep one music neuron across its observed range (others held at each melody's μ), decode "
-                       "greedily and recompute the features: the features that move most per neuron.",
+                       "greedily and recompute the features: the features that move most per neuron (range of the "
+                       "mean response / pooled std over melodies).",
                        {k: tset.get(k) for k in ("n_values", "quantiles", "n_melodies")})
     else:
         body += empty("No traversals (no music neurons at this threshold, or interventions not run).")
@@ -419,16 +426,17 @@ def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
         return (f'<div class="roll">{img(F.piano_roll_png(ev, None, lo, hi), title)}'
                 f'<div>{play_button(ev, SECONDS_PER_STEP)}{esc(title)} · <a href="{esc(href)}">MIDI</a></div></div>')
 
+    cls = "rolls" if evs[0].size <= 64 else "rolls wide"
     out = "<h4>Decoded windows of one melody, one neuron traversed</h4>"
     orig = ex[ex["rank"] == 0]
     if len(orig):
         r = orig.iloc[0]
-        out += '<div class="rolls">' + cell(r, np.asarray(r["events"], int), "unmodified decode of the melody") + "</div>"
+        out += f'<div class="{cls}">' + cell(r, np.asarray(r["events"], int), "unmodified decode of the melody") + "</div>"
     for rank, g in ex[ex["rank"] > 0].groupby("rank", sort=True):
         g = g.sort_values("step")
         d = int(g["latent_index"].iloc[0])
         out += f"<p><b>{esc(F.neuron_label(rank, d))}</b> set to its population's 2nd…98th percentile:</p>"
-        out += '<div class="rolls">' + "".join(
+        out += f'<div class="{cls}">' + "".join(
             cell(r, np.asarray(r["events"], int), f"step {int(r['step'])}: μ = {r['value']:+.2f}")
             for _, r in g.iterrows()) + "</div>"
     out += (f'<p class="settings">pitch axis MIDI {lo}–{hi}; grey lines = bar lines; “play” uses a simple '
@@ -449,6 +457,11 @@ def neuron_ablation_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     cap = "Set one music neuron at a time to 0 (the prior mean), decode, and measure how far each feature moves."
     if shown.shape[0] < eff.shape[0]:
         cap += f" Top {shown.shape[0]} of {eff.shape[0]} shown."
+    vals = shown.to_numpy(dtype=float)
+    if not np.any(np.nan_to_num(vals) > 0):
+        return section(f"neuron-ablation-{key}", title, empty(
+            f"Setting any of the {eff.shape[0]} music neurons to 0 changed no decoded feature "
+            f"({fmt(nset.get('n_melodies'))} melodies)."), level=3)
     body = figure(F.ablation_heatmap(shown, _labels(shown.index, ranks), run.categories), cap, nset)
     return section(f"neuron-ablation-{key}", title, body, level=3)
 
@@ -462,9 +475,10 @@ def metrics_part(run: RunFolder, key: str, s: dict) -> str:
                                                          "fewer than two music neurons)."), level=3)
     keys = [k for k in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness",
                         "interpretability", "gaussian_total_correlation") if k in m]
-    body = table([(k, m[k]) for k in keys], ["metric (music neurons × features)", "value"], numeric=(1,))
+    body = '<div class="grid"><div>' + table([(k, m[k]) for k in keys], ["metric (music neurons × features)",
+                                                                       "value"], numeric=(1,)) + "</div>"
     body += figure(F.metrics_bar(m), "The metrics on the music neurons' μ against the feature table.",
-                   {k: json.dumps(v) if isinstance(v, dict) else v for k, v in mset.items()})
+                   {k: json.dumps(v) if isinstance(v, dict) else v for k, v in mset.items()}) + "</div>"
     pf = m.get("per_factor") or {}
     if pf:
         rows = sorted(((f, run.categories.get(f), v.get("mig"), v.get("sap"), v.get("interpretability"))

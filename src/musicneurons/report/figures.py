@@ -46,7 +46,7 @@ def sigma_vs_spread(profile: pd.DataFrame, threshold: float) -> bytes:
 
     ``profile``: columns ``latent_index, std_mu, mean_sigma, music, rank``.
     """
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, ax = plt.subplots(figsize=(5.3, 3.7))
     m = profile["music"].astype(bool).to_numpy()
     ax.scatter(profile.loc[~m, "mean_sigma"], profile.loc[~m, "std_mu"], s=9, c=NOISE, alpha=.7,
                label=f"noise neurons ({int((~m).sum())})", linewidths=0)
@@ -66,7 +66,7 @@ def sigma_vs_spread(profile: pd.DataFrame, threshold: float) -> bytes:
 
 def threshold_sweep(sweep: pd.DataFrame, threshold: float, n_music: int, ci=None) -> bytes:
     """Music-neuron count per sigma threshold, the chosen threshold and its bootstrap CI."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.6))
+    fig, ax = plt.subplots(figsize=(5.0, 3.6))
     ax.plot(sweep["sigma_threshold"], sweep["n_music"], marker="o", ms=3, color=REAL, label="count at threshold")
     ax.axvline(threshold, color="#333", lw=1, ls="--")
     ax.scatter([threshold], [n_music], color=MUSIC, zorder=5, label=f"this run: {n_music}")
@@ -218,10 +218,14 @@ def traversal_curves(traversal: pd.DataFrame, panels: list[tuple[int, int, list[
             y = (c["mean"] - c["mean"].iloc[0]) / (sd if sd > 0 else 1.0)
             ax.plot(c["value"], y, marker="o", ms=3, label=f"{f} {names.get(f, '')}"[:38])
         ax.axhline(0, color="#999", lw=.6)
+        if not feats:
+            ax.text(0.5, 0.5, "no decoded feature moved", ha="center", va="center", transform=ax.transAxes,
+                    color="#777")
         ax.set_title(f"traversing {neuron_label(rank, d)}")
         ax.set_xlabel("value of μ")
         ax.set_ylabel("Δ mean feature / pooled std")
-        ax.legend(fontsize=6, frameon=False)
+        if feats:
+            ax.legend(fontsize=6, frameon=False)
     fig.tight_layout()
     return to_png(fig)
 

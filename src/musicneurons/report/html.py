@@ -62,7 +62,10 @@ figcaption .settings, .settings { font-family: ui-monospace, SFMono-Regular, Men
 details { margin:6px 0 14px; } summary { cursor:pointer; color:var(--accent); }
 pre.json { background:var(--panel); border:1px solid var(--line); padding:10px; font-size:.78rem; overflow:auto;
            max-height:480px; }
-.rolls { display:grid; grid-template-columns: repeat(auto-fill, minmax(230px, 1fr)); gap:10px; }
+.grid > figure { flex: 1 1 0; min-width: 380px; }
+.grid > div { flex: 0 1 auto; }
+.rolls { display:grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap:10px; }
+.rolls.wide { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
 .roll { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:6px; font-size:.8rem; }
 .roll img { width:100%; height:auto; display:block; }
 button.play { font-size:.75rem; padding:1px 8px; margin-right:6px; border:1px solid var(--accent); color:var(--accent);
