@@ -455,13 +455,17 @@ def collect_extract(out_dir, per_file: int | None = None, n_files: int | None = 
     else:
         chosen = sampler(stubs)
     keep = pd.MultiIndex.from_arrays([chosen["source"].astype(str), chosen["window"].astype(np.int64)])
+    import pyarrow.parquet as pq
+
     frames = []
     for path in _parts(out_dir, allow_incomplete):
-        t = pd.read_parquet(path)
-        if not len(t):
+        t = pq.read_table(path)
+        if not t.num_rows:
             continue
-        t = t[pd.MultiIndex.from_arrays([t["source"], t["window"]]).isin(keep)]
-        frames.append(t)
+        ids = t.select(["source", "window"]).to_pandas()
+        mask = pd.MultiIndex.from_arrays([ids["source"], ids["window"]]).isin(keep)
+        if mask.any():  # only the chosen rows' events become Python objects
+            frames.append(t.filter(mask).to_pandas())
     table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=TABLE_COLUMNS)
     # the sampler's row order (file order, then window order for sample_windows)
     order = pd.MultiIndex.from_arrays([table["source"], table["window"]]).get_indexer(keep)
