@@ -226,6 +226,24 @@ def test_headless_chromium(run_dir, tmp_path):
     assert r.returncode == 0, r.stderr[-2000:]
     png = shot.read_bytes()
     assert png[:8] == PNG_MAGIC and len(png) > 50_000
-    w, h = int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
-    assert (w, h) == (1400, 4000)
+    from PIL import Image
+
+    with Image.open(shot) as im:
+        assert im.size == (1400, 4000)
+        colors = im.convert("RGB").resize((350, 1000)).getcolors(maxcolors=1 << 20)
+    assert len(colors) > 200, "screenshot looks blank"
+
+    # the in-page synth: click the first "play" button after load; no script error, the button flips to "stop"
+    played = tmp_path / "play.html"
+    text = (run_dir / "report" / "index.html").read_text(encoding="utf-8")
+    played.write_text(text.replace("</body>", '<script>window.addEventListener("load", function () {'
+                                   ' var b = document.querySelector("button.play"); b.click();'
+                                   ' document.body.setAttribute("data-play", b.textContent); });</script></body>'),
+                      encoding="utf-8")
+    r = subprocess.run([*common, "--autoplay-policy=no-user-gesture-required", "--enable-logging=stderr", "--v=0",
+                        "--dump-dom", played.as_uri()], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert not [ln for ln in r.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
+    body = re.search(r"<body[^>]*>", r.stdout).group(0)
+    assert 'data-play="■ stop"' in body and 'data-report-loaded="ok"' in body, body
     shutil.rmtree(profile, ignore_errors=True)
