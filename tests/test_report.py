@@ -33,8 +33,11 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
+    import pandas as pd
     import torch
+    from threadpoolctl import threadpool_limits
 
+    import musicneurons.analysis_io as aio
     from musicneurons.model.checkpoint import save_model
     from musicneurons.model.config import get_config
     from musicneurons.model.musicvae import MusicVAE
@@ -47,26 +50,29 @@ def run_dir(tmp_path_factory):
     root = tmp / "run"
     base = dict(n_melodies=200, checkpoints={"2bar": str(tmp / "m2"), "16bar": str(tmp / "m16")},
                 n_intervention_melodies=8, n_traversed=3, metrics=True)
-    # encode first, then pick a fixed sigma threshold giving each model >= 4 music neurons
-    run = Run(root, Settings(**base), log=lambda *a: None)
-    thresholds = []
-    for key in KEYS:
-        run.melodies(key)
-        run.random(key)
-        run.encode(key, "real")
-        with np.load(root / "latents" / f"{key}_real.npz") as f:
-            thresholds.append(float(np.sort(f["sigma"].mean(axis=0))[3]) + 1e-6)
-    with pytest.MonkeyPatch.context() as mp:
-        # analysis_io writes every value of neuron_correlations(), whose "settings" is a dict, not a
-        # table: write only tables until it skips it (harmless once fixed)
-        import pandas as pd
-
-        import musicneurons.analysis_io as aio
-
-        write = aio._write_csv
-        mp.setattr(aio, "_write_csv", lambda df, path, index=True:
-                   write(df, path, index) if df is None or isinstance(df, pd.DataFrame) else None)
-        reproduce(root, Settings(**base, sigma_threshold=max(thresholds)), log=lambda *a: None, report=True)
+    quiet = lambda *a: None  # noqa: E731
+    # one thread: on a small shared machine BLAS / torch thread pools mostly spin (2-4x the CPU time)
+    n_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as mp, threadpool_limits(1):
+            # analysis_io writes every value of neuron_correlations(), whose "settings" is a dict, not a
+            # table: write only tables until it skips it (harmless once fixed)
+            write = aio._write_csv
+            mp.setattr(aio, "_write_csv", lambda df, path, index=True:
+                       write(df, path, index) if df is None or isinstance(df, pd.DataFrame) else None)
+            # encode first, then pick a fixed sigma threshold giving each model >= 4 music neurons
+            run = Run(root, Settings(**base), log=quiet)
+            thresholds = []
+            for key in KEYS:
+                run.melodies(key)
+                run.random(key)
+                run.encode(key, "real")
+                with np.load(root / "latents" / f"{key}_real.npz") as f:
+                    thresholds.append(float(np.sort(f["sigma"].mean(axis=0))[3]) + 1e-6)
+            reproduce(root, Settings(**base, sigma_threshold=max(thresholds)), log=quiet, report=True)
+    finally:
+        torch.set_num_threads(n_threads)
     return root
 
 

@@ -357,9 +357,13 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
                        ("noise neurons", act.get("activated_noise_real_mean"), act.get("activated_noise_random_mean"),
                         (s.get("n_dims") or 0) - n_music)],
                       ["activated (mean per input)", "real", "random", "of"], numeric=(1, 2, 3))
-        body += (f"<p>Detector AUC (real vs random, from noise-neuron counts): <b>{fmt(act.get('auc'))}</b>; "
-                 f"with music-neuron counts instead: {fmt(act.get('auc_music_count'))}. "
-                 f"Inputs with ≤ {fmt(act.get('noise_count_cut'))} activated noise neurons are called music.</p>")
+        body += f"<p>Detector AUC (real vs random, from noise-neuron counts): <b>{fmt(act.get('auc'))}</b>"
+        if act.get("auc_music_count") is not None:
+            body += f"; with music-neuron counts instead: {fmt(act.get('auc_music_count'))}"
+        body += "."
+        if act.get("noise_count_cut") is not None:
+            body += f" Inputs with ≤ {fmt(act.get('noise_count_cut'))} activated noise neurons are called music."
+        body += "</p>"
     return section(f"real-vs-random-{key}", "Real melodies vs random note sequences", body, level=3)
 
 
