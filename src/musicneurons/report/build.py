@@ -374,7 +374,8 @@ def ablation_part(run: RunFolder, key: str, s: dict) -> str:
     if full is None:
         body = empty("The noise ablation was not computed for this model.")
     else:
-        body = (stat(fmt(full), "reconstruction accuracy, full μ") + stat(fmt(zero), "with every noise neuron set to 0")
+        body = (stat(fmt(full), "reconstruction accuracy, full μ")
+                + stat(fmt(zero), "with every noise neuron set to 0")
                 + "<p>If the noise neurons carry nothing, zeroing them leaves the greedy reconstruction unchanged. "
                   "Accuracy = fraction of the 16th-note steps decoded exactly.</p>" + settings_line(nset))
     return section(f"ablation-{key}", "Ablation: decoding without the noise neurons", body, level=3)
@@ -435,7 +436,8 @@ def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
     orig = ex[ex["rank"] == 0]
     if len(orig):
         r = orig.iloc[0]
-        out += f'<div class="{cls}">' + cell(r, np.asarray(r["events"], int), "unmodified decode of the melody") + "</div>"
+        out += (f'<div class="{cls}">' + cell(r, np.asarray(r["events"], int), "unmodified decode of the melody")
+                + "</div>")
     for rank, g in ex[ex["rank"] > 0].groupby("rank", sort=True):
         g = g.sort_values("step")
         d = int(g["latent_index"].iloc[0])
@@ -503,10 +505,11 @@ def melody_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     if not mel:
         body = empty("No music neuron is dominated by a melody feature in this run.")
     else:
+        mel = sorted(mel, key=lambda d: ranks.get(int(d), 10 ** 6))
         rows = [(_neuron_cell(ranks.get(int(d), 0), d), _feature_name(run, by_d.get(d, {}).get("top_feature")),
-                 by_d.get(d, {}).get("top_phik")) for d in sorted(mel, key=lambda d: ranks.get(int(d), 10 ** 6))]
+                 by_d.get(d, {}).get("top_phik")) for d in mel]
         body = (f"<p>{len(mel)} melody-dominated neurons; ranks: "
-                f"{esc(', '.join(str(ranks.get(int(d), '?')) for d in sorted(mel, key=lambda d: ranks.get(int(d), 10**6))))}"
+                f"{esc(', '.join(str(ranks.get(int(d), '?')) for d in mel))}"
                 "</p>" + _split_table(rows, ["neuron", "top feature", "phik"], numeric=(2,), raw=(0, 1)))
     return section(f"melody-candidates-{key}", title, body, level=3, lead=lead)
 
@@ -545,7 +548,8 @@ def twinkle_section(run: RunFolder) -> str:
         if len(music) == 0:
             body += empty("No music neurons at this threshold: nothing to compare.")
             continue
-        body += figure(F.twinkle_plot(tw), f"“Twinkle, Twinkle, Little Star” (first {'2' if key == '2bar' else '16'} "
+        bars = "2" if key == "2bar" else "16"
+        body += figure(F.twinkle_plot(tw), f"“Twinkle, Twinkle, Little Star” (first {bars} "
                        "bars) encoded: its μ and σ on each music neuron (by rank) against the real inputs.",
                        {"neurons_shown": min(40, len(music))})
         rows = [(_neuron_cell(r.rank, r.latent_index), r.twinkle_mu, r.mu_percentile, r.pop_mean_mu, r.pop_std_mu,

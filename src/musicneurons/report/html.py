@@ -44,7 +44,8 @@ figure img { display:block; max-width:100%; height:auto; }
 figcaption { font-size:.83rem; color:var(--muted); margin-top:6px; max-width:90ch; }
 figcaption .settings, .settings { font-family: ui-monospace, SFMono-Regular, Menlo, Consolas, monospace;
          font-size:.78rem; color:#445; }
-.badge { display:inline-block; white-space:nowrap; padding:1px 8px; border-radius:10px; font-size:.8rem; font-weight:600; color:#fff; }
+.badge { display:inline-block; white-space:nowrap; padding:1px 8px; border-radius:10px; font-size:.8rem;
+         font-weight:600; color:#fff; }
 .badge.agrees { background:var(--ok); } .badge.differs { background:var(--bad); }
 .badge.na { background:var(--na); }
 .cat { display:inline-block; width:1.6em; text-align:center; border-radius:4px; font-weight:700; color:#fff;
