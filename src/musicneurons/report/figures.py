@@ -232,16 +232,20 @@ def traversal_curves(traversal: pd.DataFrame, panels: list[tuple[int, int, list[
 
 def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: int | None = None) -> bytes:
     """A small piano-roll image of one window (``melody.piano_roll``), pitch range ``lo..hi`` (MIDI)."""
-    from ..melody import MIN_PITCH, piano_roll
+    from ..melody import MIN_PITCH, event_to_pitch, piano_roll
 
-    roll = piano_roll(np.asarray(events, dtype=int))
+    ev = np.asarray(events, dtype=int)
+    roll = piano_roll(ev)
     rows = np.flatnonzero(roll.any(axis=1))
+    shade = roll.astype(float) * 0.55
+    on = np.flatnonzero(ev >= 2)
+    shade[event_to_pitch(ev[on]) - MIN_PITCH, on] = 1.0  # onsets darker: repeated notes stay distinguishable
     if lo is None or hi is None:
         lo, hi = (int(rows.min()) + MIN_PITCH - 2, int(rows.max()) + MIN_PITCH + 2) if rows.size else (58, 74)
-    sub = roll[lo - MIN_PITCH: hi - MIN_PITCH + 1]
+    sub = shade[lo - MIN_PITCH: hi - MIN_PITCH + 1]
     T = roll.shape[1]
     fig, ax = plt.subplots(figsize=(2.6 if T <= 64 else 5.2, 1.3))
-    ax.imshow(sub, origin="lower", aspect="auto", cmap="Blues", vmin=0, vmax=1.3, interpolation="nearest",
+    ax.imshow(sub, origin="lower", aspect="auto", cmap="Blues", vmin=0, vmax=1.1, interpolation="nearest",
               extent=(0, T, lo - .5, hi + .5))
     for b in range(0, T + 1, 16):
         ax.axvline(b, color="#bbb", lw=.5)
