@@ -139,7 +139,8 @@ def analyze_run_model(run, key: str) -> dict:
     _write_csv(p.sweep(), folder / "sweep.csv", index=False)
     if a.neuron_correlations:
         for name, df in a.neuron_correlations.items():
-            _write_csv(df, folder / f"neuron_{name}.csv")
+            if isinstance(df, pd.DataFrame):
+                _write_csv(df, folder / f"neuron_{name}.csv")
     c = a.correlation
     if c is not None:
         for name in ("phik_", "pvalue_", "spearman_", "mi_"):

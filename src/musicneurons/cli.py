@@ -57,11 +57,45 @@ def write_rejections(results, path: Path):
     pd.DataFrame(rows, columns=["source", "reason", "detail", "count"]).to_csv(path, index=False)
 
 
+def cmd_extract_sharded(a):
+    """Folders and files through the partitioned executor (local processes or Dask); resumable."""
+    from .executor import collect_extract, collect_rejections, extract_counts, make_executor, sharded_extract
+    from .sources import find_files
+
+    files = []
+    for src in a.sources:
+        try:
+            files.extend(find_files(src))
+        except FileNotFoundError as e:
+            raise UserError(str(e)) from None
+    out = Path(a.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts = Path(a.parts) if a.parts else out.with_name(out.name + ".parts")
+    with make_executor(a.workers, a.scheduler, a.dask == "local") as ex:
+        s = sharded_extract(files, a.bars, parts, ex, partition_size=a.partition_size, retries=a.retries,
+                            progress=_progress())
+    if s["failed"]:
+        raise UserError(f"{len(s['failed'])} partition(s) failed after {a.retries} retries: see {parts / 'failed.json'}; "
+                        "rerun the same command to retry them")
+    table = collect_extract(parts, per_file=a.per_file, n_files=a.files, seed=a.seed)
+    table.to_parquet(out, index=False)
+    rej = out.with_name(out.stem + ".rejections.csv")
+    collect_rejections(parts).to_csv(rej, index=False)
+    c = extract_counts(parts)
+    print(f"{c['n_files']} sources, {c['n_with_windows']} with windows -> {len(table)} windows of {a.bars} bars "
+          f"in {out} (partitions in {parts}: {len(s['ran'])} run, {len(s['skipped'])} already done)")
+    for reason, n in sorted(c["reasons"].items(), key=lambda kv: -kv[1]):
+        print(f"  {n:7d}  {reason}")
+    print(f"rejections: {rej}")
+
+
 def cmd_extract(a):
     from collections import Counter
 
     from .corpus import sample_windows
 
+    if a.scheduler or a.dask or a.parts or (a.workers > 1 and "builtin" not in a.sources):
+        return cmd_extract_sharded(a)
     results = extract_sources(a.sources, a.bars, a.workers, _progress())
     table = sample_windows(results, per_file=a.per_file, n_files=a.files, seed=a.seed)
     out = Path(a.output)
@@ -314,7 +348,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-file", type=int, default=None, help="keep at most K windows per file (seeded)")
     s.add_argument("--files", type=int, default=None, help="sample N files at random (seeded)")
     s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--workers", type=int, default=1, help="local worker processes (or Dask workers with --dask local)")
+    s.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://HOST:8786")
+    s.add_argument("--dask", choices=("local",), default=None, help="run on a dask.distributed.LocalCluster")
+    s.add_argument("--parts", default=None, help="partition folder (default OUTPUT.parts); a rerun skips done parts")
+    s.add_argument("--partition-size", type=int, default=256, help="files per partition")
+    s.add_argument("--retries", type=int, default=2, help="retries of a failed partition before it is reported")
     s.set_defaults(fn=cmd_extract)
 
     s = sub.add_parser("random", help="the paper's random note sequences")

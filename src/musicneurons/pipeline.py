@@ -58,6 +58,7 @@ class Settings:
     n_traversed: int = 5
     metrics: bool = True
     device: str = "cpu"
+    encode_chunk: int = 4096  # windows per encoded part file (a killed encode resumes from the last part)
 
 
 def _hash(obj) -> str:
@@ -186,7 +187,7 @@ class Run:
             model = self.model(key)
             parts = self.root / "latents" / f"{key}_{kind}.parts"
             parts.mkdir(exist_ok=True)
-            chunk = 4096
+            chunk = self.s.encode_chunk
             mus, sigmas = [], []
             for i in range(0, len(ev), chunk):
                 part = parts / f"{up}-{i:09d}.npz"

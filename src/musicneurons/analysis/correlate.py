@@ -172,6 +172,8 @@ def pearson_rect(X, Y) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        return out
     for m, cols in _nan_groups(Y):
         if m.sum() >= 3:
             out[:, cols] = _pearson_block(X[m], Y[m][:, cols])
@@ -185,6 +187,8 @@ def spearman_rect(X, Y) -> np.ndarray:
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        return out
     for m, cols in _nan_groups(Y):
         if m.sum() >= 3:
             out[:, cols] = _pearson_block(rankdata(X[m], axis=0), rankdata(Y[m][:, cols], axis=0))
@@ -207,6 +211,8 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
     Y = np.asarray(Y, dtype=float)
     rng = np.random.default_rng(random_state)
     out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        return out
     for m, cols in _nan_groups(Y):
         rows = np.flatnonzero(m)
         if max_samples is not None and rows.size > max_samples:

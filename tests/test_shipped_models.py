@@ -1,0 +1,37 @@
+"""The models shipped in the package load by name, encode and decode, and have honest model cards."""
+
+import json
+
+import numpy as np
+import pytest
+
+from musicneurons.analysis.twinkle import twinkle_events
+from musicneurons.model import load_model
+from musicneurons.model.checkpoint import SHIPPED, WEIGHTS_DIR
+
+
+@pytest.mark.parametrize("name,bars", [("mn-mel_2bar", 2), ("mn-mel_16bar", 16)])
+def test_shipped_model_encodes_and_decodes(name, bars):
+    model = load_model(name)
+    assert model.cfg.z_size == 512 and model.cfg.max_seq_len == bars * 16
+    w = twinkle_events(bars)[None]
+    z, mu, sigma = model.encode(np.repeat(w, 2, axis=0))
+    assert mu.shape == (2, 512) and np.isfinite(mu).all() and (sigma > 0).all()
+    np.testing.assert_array_equal(mu[0], mu[1])  # mu is deterministic
+    out = model.decode(mu[:1])
+    assert out.shape == (1, bars * 16) and out.min() >= 0 and out.max() < 90
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_model_card(name):
+    card = json.loads((WEIGHTS_DIR / SHIPPED[name] / "card.json").read_text())
+    for key in ("command", "seed", "step", "wall_time_s", "recon_accuracy", "kl_bits", "active_dims",
+                "n_distinct_windows", "n_train_windows", "n_val_windows", "corpus"):
+        assert key in card, key
+    assert card["command"].startswith("musicneurons train --config " + name)
+    assert 0.0 < card["recon_accuracy"] <= 1.0
+
+
+def test_unknown_model_name_is_one_clear_error():
+    with pytest.raises(ValueError, match="unknown model"):
+        load_model("no-such-model")
