@@ -31,6 +31,9 @@ import numpy as np
 import pandas as pd
 
 
+MAX_ABLATED = 16  # single-neuron ablations: the top-ranked music neurons (each costs a decode of every melody)
+
+
 def _write_csv(df, path: Path, index=True):
     if df is None:
         return
@@ -117,13 +120,15 @@ def analyze_run_model(run, key: str) -> dict:
     order = a.profile.order_
     if order.size:
         pick = np.sort(rng.choice(len(mu), min(s.n_intervention_melodies, len(mu)), replace=False))
-        a.neuron_ablation = NeuronAblation().fit(mu[pick], order, decode_fn, features_fn)
+        a.neuron_ablation = NeuronAblation().fit(mu[pick], order[:MAX_ABLATED], decode_fn, features_fn)
         a.traversal = Traversal().fit(mu[pick], order[: s.n_traversed], decode_fn, features_fn, population_mu=mu)
         a.settings["neuron_ablation"] = a.neuron_ablation.settings_
         a.settings["traversal"] = a.traversal.settings_
         ex = intervention_examples(model, mu[pick], order, mu, folder)
         ex.to_parquet(folder / "interventions.parquet", index=False)
     a.settings["noise_ablation"] = {"n_windows": int(n_abl), "value": 0.0, "decode": "greedy"}
+    if a.neuron_ablation is not None:
+        a.settings["neuron_ablation"]["n_neurons"] = int(min(MAX_ABLATED, order.size))
     a.settings["model"] = {"name": model.cfg.name, "checkpoint": str(s.checkpoints.get(key)),
                            "config": json.loads(model.cfg.to_json())}
 
