@@ -106,7 +106,7 @@ def analyze_run_model(run, key: str) -> dict:
         return compute_features(ev, progress=False)
 
     rng = np.random.default_rng(s.seed)
-    n_abl = min(len(events), 1000)
+    n_abl = min(len(events), 1000 if bars == 2 else 250)  # 16-bar greedy decodes cost ~8x more
     abl_idx = np.sort(rng.choice(len(events), n_abl, replace=False))
     a = analyze_latents(
         mu, sigma, features, categories, mu_random=mu_random,
