@@ -16,7 +16,6 @@ named errors, so a user can see why a file gave no windows.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -420,8 +419,3 @@ def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 *
                              details={e.reason: e.detail})
     return extract_sequence(ns, bars, str(path), valid_programs)
 
-
-def quantize_is_exact(seconds: float, qpm: float) -> bool:
-    """True when a time in seconds falls on the 16th-note grid at ``qpm`` (helper for tests and reports)."""
-    steps = seconds * STEPS_PER_QUARTER * qpm / 60.0
-    return math.isclose(steps, round(steps), abs_tol=1e-9)
