@@ -420,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--checkpoint-16bar", default=None)
     s.add_argument("--sigma-threshold", default="auto", help="'auto' (gap of the sigma distribution) or a number")
     s.add_argument("--activation-threshold", type=float, default=0.1, help="|mu| above which a dim is activated")
-    s.add_argument("--n-intervention-melodies", type=int, default=64)
+    s.add_argument("--n-intervention-melodies", type=int, default=32)
     s.add_argument("--no-metrics", action="store_true", help="skip the disentanglement metrics")
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--seed", type=int, default=0)

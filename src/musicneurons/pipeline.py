@@ -54,7 +54,7 @@ class Settings:
     sigma_threshold: str | float = "auto"
     activation_threshold: float = 0.1
     phik_bins: int = 10
-    n_intervention_melodies: int = 64
+    n_intervention_melodies: int = 32
     n_traversed: int = 5
     metrics: bool = True
     device: str = "cpu"
