@@ -167,32 +167,34 @@ def _pearson_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return r
 
 
-def pearson_rect(X, Y) -> np.ndarray:
-    """Pearson r between columns of X and Y, NaN rows of Y dropped pairwise. shape=(n_x, n_y)."""
+def _rank_columns(A: np.ndarray) -> np.ndarray:
+    from scipy.stats import rankdata
+
+    return rankdata(A, axis=0)
+
+
+def _correlate_rect(X, Y, transform=None) -> np.ndarray:
+    """Pearson r of (optionally transformed) columns of X and Y, NaN rows of Y dropped per column group."""
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     out = np.full((X.shape[1], Y.shape[1]), np.nan)
     if X.shape[1] == 0 or Y.shape[1] == 0:
         return out
+    t = transform or (lambda A: A)
     for m, cols in _nan_groups(Y):
         if m.sum() >= 3:
-            out[:, cols] = _pearson_block(X[m], Y[m][:, cols])
+            out[:, cols] = _pearson_block(t(X[m]), t(Y[m][:, cols]))
     return out
+
+
+def pearson_rect(X, Y) -> np.ndarray:
+    """Pearson r between columns of X and Y, NaN rows of Y dropped pairwise. shape=(n_x, n_y)."""
+    return _correlate_rect(X, Y)
 
 
 def spearman_rect(X, Y) -> np.ndarray:
     """Spearman rho (average ranks for ties) between columns of X and Y. shape=(n_x, n_y)."""
-    from scipy.stats import rankdata
-
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    out = np.full((X.shape[1], Y.shape[1]), np.nan)
-    if X.shape[1] == 0 or Y.shape[1] == 0:
-        return out
-    for m, cols in _nan_groups(Y):
-        if m.sum() >= 3:
-            out[:, cols] = _pearson_block(rankdata(X[m], axis=0), rankdata(Y[m][:, cols], axis=0))
-    return out
+    return _correlate_rect(X, Y, _rank_columns)
 
 
 def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000, random_state: int = 0):
