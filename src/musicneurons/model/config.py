@@ -93,14 +93,14 @@ CONFIGS: dict[str, MusicVAEConfig] = {
         # The project's own models: same architectures, widths sized to train on 2 CPU cores.
         MusicVAEConfig(
             "mn-mel_2bar", z_size=512, enc_rnn_size=(256,), dec_rnn_size=(256, 256), max_seq_len=32,
-            max_beta=0.5, beta_rate=0.9995, sampling_schedule="inverse_sigmoid", sampling_rate=400.0,
-            batch_size=128, learning_rate=2e-3, decay_rate=0.9995,
+            max_beta=0.2, beta_rate=0.9997, sampling_schedule="inverse_sigmoid", sampling_rate=1000.0,
+            batch_size=128, learning_rate=1e-3, decay_rate=0.9999,
             notes="cat-mel_2bar architecture at CPU width, z = 512 like the paper's models",
         ),
         MusicVAEConfig(
             "mn-mel_16bar", z_size=512, enc_rnn_size=(256,), dec_rnn_size=(256,), max_seq_len=256,
             level_lengths=(16, 16), free_bits=256, max_beta=0.2, beta_rate=0.0, sampling_schedule="constant",
-            sampling_rate=0.0, batch_size=64, learning_rate=2e-3, decay_rate=0.9995, transpose_range=(-5, 5),
+            sampling_rate=0.0, batch_size=64, learning_rate=1e-3, decay_rate=0.9999, transpose_range=(-5, 5),
             notes="hierdec-mel_16bar architecture at CPU width, z = 512",
         ),
     ]

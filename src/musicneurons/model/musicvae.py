@@ -186,6 +186,40 @@ class MusicVAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = HierarchicalDecoder(cfg) if cfg.hierarchical else FlatDecoder(cfg, cfg.z_size)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        """Magenta's initial weights (TF 1 defaults): glorot-uniform LSTM kernels over ``[input, h]`` as one
+        matrix, zero biases (so the forget gate starts at Magenta's run-time +1), glorot dense layers, and
+        N(0, 0.001) kernels for ``mu``, ``sigma`` and every initial-state layer (``base_model.py``,
+        ``lstm_utils.initial_cell_state_from_embedding``). PyTorch's own defaults train far slower here."""
+        small = {id(m) for m in (self.encoder.mu, self.encoder.sigma)}
+        for m in self.modules():
+            if isinstance(m, FlatDecoder):
+                small.add(id(m.z_to_initial_state))
+            elif isinstance(m, HierarchicalDecoder):
+                small.add(id(m.initial_state_proj))
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                if id(m) in small:
+                    nn.init.normal_(m.weight, std=0.001)
+                else:
+                    nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+            elif isinstance(m, nn.LSTM):
+                for name, p in m.named_parameters():
+                    if name.startswith("weight_ih"):
+                        four_h, n_in = p.shape
+                        limit = math.sqrt(6.0 / (n_in + four_h // 4 + four_h))
+                        nn.init.uniform_(p, -limit, limit)
+                        nn.init.uniform_(getattr(m, name.replace("weight_ih", "weight_hh")), -limit, limit)
+                    elif name.startswith("bias_ih"):
+                        nn.init.zeros_(p)
+                        h = p.shape[0] // 4
+                        with torch.no_grad():
+                            p[h:2 * h] = 1.0  # forget bias, as LSTMBlockCell adds at run time
+                    elif name.startswith("bias_hh"):
+                        nn.init.zeros_(p)
 
     # -- tensors in, tensors out --------------------------------------------------------------------
 
