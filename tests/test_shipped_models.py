@@ -35,3 +35,20 @@ def test_model_card(name):
 def test_unknown_model_name_is_one_clear_error():
     with pytest.raises(ValueError, match="unknown model"):
         load_model("no-such-model")
+
+
+def test_bf16_precision_is_close_to_fp32_and_fp32_is_default():
+    from musicneurons.cli import training_windows
+
+    model = load_model("mn-mel_2bar")
+    windows, _, _ = training_windows("builtin", 2)
+    w = windows[np.random.default_rng(1).choice(len(windows), 80, replace=False)]
+    _, mu32, s32 = model.encode(w)
+    _, mu16, s16 = model.encode(w, precision="bf16")
+    spread = mu32.std(0).max()
+    assert not np.array_equal(mu32, mu16)  # bf16 really ran in lower precision
+    assert np.abs(mu16 - mu32).max() < 0.02 * spread
+    assert np.abs(s16 - s32).max() < 0.02
+    np.testing.assert_array_equal(model.encode(w)[1], mu32)
+    with pytest.raises(ValueError, match="precision"):
+        model.encode(w, precision="fp8")

@@ -163,7 +163,7 @@ def cmd_encode(a):
     if ev.shape[1] != model.cfg.max_seq_len:
         raise UserError(f"{a.melodies}: windows have {ev.shape[1]} steps but {model.cfg.name} takes "
                         f"{model.cfg.max_seq_len}")
-    z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed)
+    z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed, precision=a.precision)
     arrays = {"mu": mu, "sigma": sigma}
     if a.z:
         arrays["z"] = z
@@ -183,7 +183,7 @@ def cmd_decode(a):
         mu = np.load(a.latents, allow_pickle=False)["mu"]
     except Exception as e:
         raise UserError(f"{a.latents}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
-    ev = model.decode(mu, temperature=a.temperature, seed=a.seed)
+    ev = model.decode(mu, temperature=a.temperature, seed=a.seed, precision=a.precision)
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"row": np.arange(len(ev)), "events": [e.tolist() for e in ev]}).to_parquet(out / "decoded.parquet")
@@ -372,6 +372,8 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("-o", "--output", required=True)
         s.add_argument("--device", default="cpu")
         s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                       help="fp32 = Magenta's numbers exactly; bf16 = about 2x faster on CPUs with AVX512-BF16, mu off by ~1e-3")
         if name == "encode":
             s.add_argument("--batch-size", type=int, default=512)
             s.add_argument("--z", action="store_true", help="also store a sample z = mu + sigma * eps")

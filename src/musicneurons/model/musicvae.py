@@ -17,6 +17,7 @@ weights are stored in PyTorch's ``nn.LSTM`` layout (gates i, f, g, o) with the +
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -251,11 +252,21 @@ class MusicVAE(nn.Module):
         for i in range(0, n, batch_size):
             yield slice(i, min(i + batch_size, n))
 
+    def _autocast(self, precision: str):
+        """``"fp32"`` (exact, Magenta's numbers) or ``"bf16"`` (matmuls in bfloat16: about 2x faster on CPUs
+        with AVX512-BF16/AMX, mu off by about 1e-3 of its spread)."""
+        if precision == "fp32":
+            return contextlib.nullcontext()
+        if precision == "bf16":
+            return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
+
     @torch.no_grad()
-    def encode(self, windows, batch_size: int = 512, seed: int | None = 0):
+    def encode(self, windows, batch_size: int = 512, seed: int | None = 0, precision: str = "fp32"):
         """Encode windows (N, T) of 90-class events -> (z, mu, sigma), each float32 (N, z_size).
 
         ``mu`` and ``sigma`` are deterministic; ``z = mu + sigma * eps`` with eps from ``seed``.
+        ``precision="bf16"`` trades exactness for speed (see ``_autocast``).
         """
         ev = np.asarray(windows, dtype=np.int64)
         if ev.ndim != 2:
@@ -266,7 +277,8 @@ class MusicVAE(nn.Module):
         self.eval()
         mus, sigmas = [], []
         for sl in self._batches(len(ev), batch_size):
-            mu, sigma = self.posterior(torch.from_numpy(ev[sl]).to(self.device))
+            with self._autocast(precision):
+                mu, sigma = self.posterior(torch.from_numpy(ev[sl]).to(self.device))
             mus.append(mu.float().cpu().numpy())
             sigmas.append(sigma.float().cpu().numpy())
         self.train(was_training)
@@ -277,7 +289,8 @@ class MusicVAE(nn.Module):
         return mu + sigma * eps, mu, sigma
 
     @torch.no_grad()
-    def decode(self, z, temperature: float = 0.0, batch_size: int = 512, seed: int | None = 0) -> np.ndarray:
+    def decode(self, z, temperature: float = 0.0, batch_size: int = 512, seed: int | None = 0,
+               precision: str = "fp32") -> np.ndarray:
         """Decode latents (N, z_size) -> events (N, T). temperature 0 = greedy argmax, else sampling."""
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.cfg.z_size:
@@ -285,7 +298,8 @@ class MusicVAE(nn.Module):
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         out = []
         for sl in self._batches(len(z), batch_size):
-            out.append(self.generate(torch.from_numpy(z[sl]).to(self.device), temperature, gen).cpu().numpy())
+            with self._autocast(precision):
+                out.append(self.generate(torch.from_numpy(z[sl]).to(self.device), temperature, gen).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.cfg.max_seq_len), np.int64)
 
     def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
