@@ -254,7 +254,7 @@ class MusicVAE(nn.Module):
 
     def _autocast(self, precision: str):
         """``"fp32"`` (exact, Magenta's numbers) or ``"bf16"`` (matmuls in bfloat16: about 2x faster on CPUs
-        with AVX512-BF16/AMX, mu off by about 1e-3 of its spread)."""
+        with AVX512-BF16/AMX; on mn-mel_2bar mu moves by a median 0.3 % of a dim's spread, greedy decodes agree on 99.9 % of steps)."""
         if precision == "fp32":
             return contextlib.nullcontext()
         if precision == "bf16":
