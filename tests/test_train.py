@@ -89,3 +89,26 @@ def test_schedules_match_magenta_formulas():
     assert abs(learning_rate(big, 10**6) - 1e-5) < 1e-9
     hier = get_config("hierdec-mel_16bar")
     assert beta_schedule(hier, 1) == 0.2 and sampling_probability(hier, 100) == 0.0
+
+
+def test_new_models_start_from_magentas_initial_weights():
+    import math
+
+    import torch
+
+    from musicneurons.model.config import get_config
+    from musicneurons.model.musicvae import MusicVAE
+
+    torch.manual_seed(0)
+    m = MusicVAE(get_config("mn-mel_2bar"))
+    assert abs(float(m.encoder.mu.weight.std()) - 0.001) < 1e-4
+    assert abs(float(m.encoder.sigma.weight.std()) - 0.001) < 1e-4
+    assert abs(float(m.decoder.z_to_initial_state.weight.std()) - 0.001) < 1e-4
+    lstm = m.decoder.layers[0]  # input 90 + 512, 256 units: glorot over the [input, h] kernel
+    h = lstm.hidden_size
+    limit = math.sqrt(6.0 / (602 + h + 4 * h))
+    assert float(lstm.weight_ih_l0.abs().max()) <= limit and float(lstm.weight_hh_l0.abs().max()) <= limit
+    assert float(lstm.weight_ih_l0.abs().max()) > 0.99 * limit
+    forget = lstm.bias_ih_l0[h:2 * h]
+    assert torch.all(forget == 1.0) and torch.all(lstm.bias_ih_l0[:h] == 0) and torch.all(lstm.bias_hh_l0 == 0)
+    assert torch.all(m.encoder.layers[0].bias_ih_l0_reverse[256:512] == 1.0)
