@@ -194,15 +194,12 @@ class MusicVAE(nn.Module):
         matrix, zero biases (so the forget gate starts at Magenta's run-time +1), glorot dense layers, and
         N(0, 0.001) kernels for ``mu``, ``sigma`` and every initial-state layer (``base_model.py``,
         ``lstm_utils.initial_cell_state_from_embedding``). PyTorch's own defaults train far slower here."""
-        small = {id(m) for m in (self.encoder.mu, self.encoder.sigma)}
-        for m in self.modules():
-            if isinstance(m, FlatDecoder):
-                small.add(id(m.z_to_initial_state))
-            elif isinstance(m, HierarchicalDecoder):
-                small.add(id(m.initial_state_proj))
+        small = {self.encoder.mu, self.encoder.sigma}
+        small |= {m.z_to_initial_state for m in self.modules() if isinstance(m, FlatDecoder)}
+        small |= {m.initial_state_proj for m in self.modules() if isinstance(m, HierarchicalDecoder)}
         for m in self.modules():
             if isinstance(m, nn.Linear):
-                if id(m) in small:
+                if m in small:
                     nn.init.normal_(m.weight, std=0.001)
                 else:
                     nn.init.xavier_uniform_(m.weight)
