@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._numba import njit
 from .melody import MAX_PITCH, MIN_PITCH, NO_EVENT, NOTE_OFF, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
 
 DEFAULT_QPM = 120.0
@@ -98,7 +99,7 @@ class Melody:
     instrument: int
     program: int
     start_step: int
-    events: list
+    events: np.ndarray
     piece: int = 0
     qpm: float = DEFAULT_QPM
 
@@ -244,61 +245,69 @@ def quantize(piece: NoteSeq, steps_per_quarter: int = STEPS_PER_QUARTER):
 # -- 5. melody extraction (note-seq melodies_lib.Melody.from_quantized_sequence) -------------------------
 
 
+@njit(cache=True)
+def _melody_events(pitch, start, end, velocity, is_drum, order, mel_start, gap):
+    """note-seq's ``Melody._add_note`` loop over notes sorted by (start, -pitch): the raw events, before the
+    final NOTE_OFF is stripped and the melody padded. -2 no event, -1 note off, >= 0 pitch."""
+    buf = np.empty(256, np.int64)
+    n = 0
+    last_on = -1
+    for idx in range(order.size):
+        i = order[idx]
+        if is_drum[i] or velocity[i] == 0:
+            continue
+        s = start[i] - mel_start
+        e = end[i] - mel_start
+        if n > 0:
+            if s == last_on:
+                continue  # keep the highest note of a chord (sorted by pitch descending)
+            if s - (n - 1) >= gap:  # the last event is always a NOTE_OFF: a gap of a bar or more ends it
+                break
+        if s >= e:
+            raise ValueError("bad note")
+        # set_length(e + 1), then write: a later onset truncates the melody
+        if n <= e:
+            if e + 1 > buf.size:
+                grown = np.empty(max(2 * buf.size, e + 1), np.int64)
+                grown[:n] = buf[:n]
+                buf = grown
+            buf[n:e + 1] = -2
+        n = e + 1
+        buf[s] = pitch[i]
+        buf[s + 1:e] = -2
+        buf[e] = -1
+        last_on = s
+    return buf[:n].copy()
+
+
 def melody_from_quantized(pitch, start, end, velocity, is_drum, search_start: int, steps_per_bar: int = STEPS_PER_BAR,
                           gap_bars: float = 1.0):
     """One melody of one instrument from ``search_start`` on, exactly as note-seq extracts it.
 
-    Inputs are the instrument's notes (any order). Returns ``(start_step, events)`` with raw events
-    (-2 no event, -1 note off, >=0 pitch), or ``(0, [])`` when no note is found.
+    Inputs are the instrument's notes (any order). Returns ``(start_step, events)`` with raw events as an int64
+    array (-2 no event, -1 note off, >=0 pitch), or ``(0, empty)`` when no note is found.
     """
     sel = np.flatnonzero(start >= search_start)
     if sel.size == 0:
-        return 0, []
+        return 0, np.zeros(0, np.int64)
     order = sel[np.lexsort((-pitch[sel], start[sel]))]
     first = int(start[order[0]])
     mel_start = first - (first - search_start) % steps_per_bar
-    events: list[int] = []
-    last_on = -1
-    gap = gap_bars * steps_per_bar
-    for i in order:
-        if is_drum[i] or not velocity[i]:
-            continue
-        s = int(start[i]) - mel_start
-        e = int(end[i]) - mel_start
-        if events:
-            last_off = len(events) - 1  # _add_note always leaves a NOTE_OFF at the end
-            if s == last_on:
-                continue  # keep the highest note of a chord (sorted by pitch descending)
-            if len(events) and s - last_off >= gap:
-                break
-        # _add_note: set_length(e + 1) then write; a later onset truncates the melody
-        if s >= e:
-            raise ValueError("bad note")
-        if len(events) > e + 1:
-            del events[e + 1:]
-        else:
-            events.extend([-2] * (e + 1 - len(events)))
-        events[s] = int(pitch[i])
-        events[e] = -1
-        for k in range(s + 1, e):
-            events[k] = -2
-        last_on = s
-    if not events:
-        return 0, []
+    events = _melody_events(pitch, start, end, velocity, is_drum, order, mel_start, int(gap_bars * steps_per_bar))
+    if events.size == 0:
+        return 0, events
     if events[-1] == -1:  # strip the final NOTE_OFF ...
-        del events[-1]
-    pad = -len(events) % steps_per_bar
+        events = events[:-1]
+    pad = -events.size % steps_per_bar
     if pad:
         # ... but note-seq's Melody.set_length ends a sustained note when it extends a melody on the right,
         # so the NOTE_OFF comes back unless the melody already ended on a bar line.
-        old_len = len(events)
-        events.extend([-2] * pad)
-        for k in range(old_len - 1, -1, -1):
-            if events[k] == -1:
-                break
-            if events[k] != -2:
-                events[old_len] = -1
-                break
+        padded = np.full(events.size + pad, -2, np.int64)
+        padded[:events.size] = events
+        marks = np.flatnonzero(events != -2)
+        if marks.size and events[marks[-1]] != -1:
+            padded[events.size] = -1
+        events = padded
     return mel_start, events
 
 
@@ -314,13 +323,13 @@ def extract_melodies(pitch, start, end, velocity, program, instrument, is_drum, 
             mel_start, events = melody_from_quantized(p, s, e, v, d, search, steps_per_bar)
             mel_end = mel_start + len(events)
             search = mel_end + (0 - mel_end) % steps_per_bar
-            if not events:
+            if events.size == 0:
                 break
             if len(events) < steps_per_bar:  # min_bars = 1
                 continue
             if len(events) > MAX_MELODY_STEPS:
-                del events[MAX_MELODY_STEPS - MAX_MELODY_STEPS % steps_per_bar:]
-            if not any(ev >= 0 for ev in events):  # min_unique_pitches = 1
+                events = events[:MAX_MELODY_STEPS - MAX_MELODY_STEPS % steps_per_bar]
+            if not (events >= 0).any():  # min_unique_pitches = 1
                 continue
             melodies.append(Melody(int(inst), prog, mel_start, events))
     return melodies
@@ -338,6 +347,17 @@ def clean_leading_note_offs(window: np.ndarray) -> np.ndarray:
         window = window.copy()
         window[:head] = NO_EVENT
     return window
+
+
+def melody_windows(encoded: np.ndarray, n_steps: int) -> np.ndarray:
+    """Every ``n_steps`` window of an encoded melody with a 1-bar hop, each cleaned as
+    :func:`clean_leading_note_offs` does: shape (n_windows, n_steps), possibly (0, n_steps)."""
+    if encoded.size < n_steps:
+        return np.zeros((0, n_steps), np.int64)
+    wins = np.lib.stride_tricks.sliding_window_view(encoded, n_steps)[::STEPS_PER_BAR].copy()
+    before_first_onset = ~np.logical_or.accumulate(wins >= 2, axis=1)  # only NO_EVENT/NOTE_OFF there
+    wins[before_first_onset] = NO_EVENT
+    return wins
 
 
 # -- the whole converter ---------------------------------------------------------------------------------
@@ -389,22 +409,22 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
         for mel in extract_melodies(piece.pitch, start, end, piece.velocity, piece.program, piece.instrument,
                                     piece.is_drum, STEPS_PER_BAR):
             n_melodies += 1
-            enc = mel.encoded()
-            for i in range(n_steps, enc.size + 1, STEPS_PER_BAR):
-                key = tuple(clean_leading_note_offs(enc[i - n_steps:i]).tolist())
+            wins = melody_windows(mel.encoded(), n_steps)
+            for j, row in enumerate(wins):
+                key = row.tobytes()
                 if key not in seen:
-                    seen[key] = {
+                    seen[key] = (row, {
                         "instrument": mel.instrument, "program": mel.program, "piece": k,
-                        "first_bar": (mel.start_step + i - n_steps) // STEPS_PER_BAR,
+                        "first_bar": mel.start_step // STEPS_PER_BAR + j,
                         "piece_offset_s": float(offset), "qpm": float(qpm),
-                    }
+                    })
     if not seen:
         if n_melodies:
             reasons["melody shorter than window"] += 1
         elif not reasons or any_melodic:
             reasons["no melodic notes"] += 1
-    windows = np.array(list(seen), dtype=np.int64).reshape(-1, n_steps)
-    return ExtractResult(source, windows, list(seen.values()), reasons, n_melodies, details)
+    windows = np.array([row for row, _ in seen.values()], dtype=np.int64).reshape(-1, n_steps)
+    return ExtractResult(source, windows, [info for _, info in seen.values()], reasons, n_melodies, details)
 
 
 def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:
