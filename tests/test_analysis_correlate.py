@@ -43,7 +43,7 @@ def test_phik_rect_equals_phik_matrix(small_frame):
         sig = significance_matrix(df, interval_cols=list(df.columns), bins=10, significance_method="asymptotic",
                                   lambda_="log-likelihood", njobs=1).iloc[:3, 3:].to_numpy()
     ph, p, z = phik_rect(X, Y, bins=10)
-    np.testing.assert_allclose(ph, ref, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(ph, ref, rtol=0, atol=1e-6)  # phik integrates by quasi-Monte Carlo; ours exactly
     np.testing.assert_allclose(z, sig, rtol=1e-9, atol=1e-9)
     assert ph[0, 0] > 0.5 and ph[2, 2] > 0.5  # the planted dependences
     assert np.all((p >= 0) & (p <= 1))
@@ -99,3 +99,38 @@ def test_neuron_correlations_independent_planted_neurons():
 def test_feature_rows_must_match():
     with pytest.raises(ValueError, match="rows"):
         NeuronFeatureCorrelation().fit(np.zeros((5, 2)), pd.DataFrame({"P1": np.arange(4.0)}), {"P1": "P"})
+
+
+def test_exact_phik_equals_phik_on_many_tables():
+    """Our exact-integral phik step against phik's own ``phik_from_hist2d`` on tables of many shapes and strengths,
+    and the bivariate normal CDF against a 1-D quadrature."""
+    from phik.phik import phik_from_hist2d as phik_reference
+    from scipy import integrate, stats
+
+    from musicneurons.analysis.bivariate import bvn_cdf, phik_from_hist2d
+
+    rng = np.random.default_rng(1)
+    ours, ref = [], []
+    for k in range(40):
+        n = int(rng.choice([60, 400, 3000]))
+        x = rng.normal(size=n)
+        y = 0.05 * k * x + rng.normal(size=n)
+        if k % 4 == 0:
+            y = np.round(y)
+        h = np.histogram2d(x, y, bins=(int(rng.choice([3, 6, 10])), int(rng.choice([2, 7, 10]))))[0]
+        h = h[h.sum(1) > 0][:, h.sum(0) > 0]
+        for noise_correction in (True, False):
+            ours.append(phik_from_hist2d(h, noise_correction))
+            ref.append(phik_reference(h, noise_correction=noise_correction))
+    np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-6)
+    assert np.ptp(ref) > 0.8  # weak to strong dependence covered
+
+    def quad(h, k, r):
+        s = np.sqrt(1 - r * r)
+        f = lambda x: stats.norm.pdf(x) * stats.norm.cdf((k - r * x) / s)  # noqa: E731
+        return integrate.quad(f, -40, h, epsabs=1e-14, epsrel=1e-12, limit=200)[0]
+
+    for h in (-5, -1, 0, 2.5, 5):
+        for k in (-3, 0, 0.5, 5):
+            for r in (0.0, 0.3, 0.9, 0.99):
+                assert bvn_cdf(h, k, r) == pytest.approx(quad(h, k, r), abs=1e-12)
