@@ -7,6 +7,7 @@ import pytest
 
 from musicneurons.analysis.twinkle import twinkle_events
 from musicneurons.model import load_model
+from musicneurons.model.musicvae import bf16_supported
 from musicneurons.model.checkpoint import SHIPPED, WEIGHTS_DIR
 
 
@@ -37,6 +38,8 @@ def test_unknown_model_name_is_one_clear_error():
         load_model("no-such-model")
 
 
+@pytest.mark.skipif(not bf16_supported("cpu"), reason="this CPU has no native bfloat16 (AVX512-BF16/AMX); "
+                    "test_bf16_without_native_support_is_one_clear_error covers it")
 def test_bf16_precision_is_close_to_fp32_and_fp32_is_default():
     from musicneurons.cli import training_windows
 
@@ -52,3 +55,21 @@ def test_bf16_precision_is_close_to_fp32_and_fp32_is_default():
     np.testing.assert_array_equal(model.encode(w)[1], mu32)
     with pytest.raises(ValueError, match="precision"):
         model.encode(w, precision="fp8")
+
+
+def test_bf16_without_native_support_is_one_clear_error(monkeypatch, tmp_path):
+    import musicneurons.model.musicvae as mv
+    from musicneurons.cli import main
+
+    monkeypatch.setattr(mv, "bf16_supported", lambda device: False)
+    model = load_model("mn-mel_2bar")
+    w = np.zeros((2, 32), np.int64)
+    with pytest.raises(ValueError, match="bfloat16.*use precision 'fp32'"):
+        model.encode(w, precision="bf16")
+    np.testing.assert_array_equal(model.encode(w)[1], model.encode(w, precision="fp32")[1])  # fp32 still works
+    import pandas as pd
+
+    pd.DataFrame({"events": [list(range(2, 34))]}).to_parquet(tmp_path / "m.parquet")
+    assert main(["encode", str(tmp_path / "m.parquet"), "--model", "mn-mel_2bar", "--precision", "bf16",
+                 "-o", str(tmp_path / "l.npz")]) == 2
+    assert not (tmp_path / "l.npz").exists()

@@ -163,7 +163,10 @@ def cmd_encode(a):
     if ev.shape[1] != model.cfg.max_seq_len:
         raise UserError(f"{a.melodies}: windows have {ev.shape[1]} steps but {model.cfg.name} takes "
                         f"{model.cfg.max_seq_len}")
-    z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed, precision=a.precision)
+    try:
+        z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed, precision=a.precision)
+    except ValueError as e:  # e.g. bf16 on a CPU without it
+        raise UserError(str(e)) from None
     arrays = {"mu": mu, "sigma": sigma}
     if a.z:
         arrays["z"] = z
@@ -183,7 +186,10 @@ def cmd_decode(a):
         mu = np.load(a.latents, allow_pickle=False)["mu"]
     except Exception as e:
         raise UserError(f"{a.latents}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
-    ev = model.decode(mu, temperature=a.temperature, seed=a.seed, precision=a.precision)
+    try:
+        ev = model.decode(mu, temperature=a.temperature, seed=a.seed, precision=a.precision)
+    except ValueError as e:
+        raise UserError(str(e)) from None
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
     pd.DataFrame({"row": np.arange(len(ev)), "events": [e.tolist() for e in ev]}).to_parquet(out / "decoded.parquet")

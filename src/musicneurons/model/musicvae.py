@@ -179,6 +179,17 @@ class HierarchicalDecoder(nn.Module):
         return torch.cat(events, 1), torch.cat(logits, 1)
 
 
+def bf16_supported(device) -> bool:
+    """Whether ``device`` runs bfloat16 matmuls natively (oneDNN's bf16 LSTM on CPU needs AVX512-BF16 or AMX;
+    without it PyTorch cannot build the primitive)."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    if device.type == "cpu":
+        return bool(torch.backends.mkldnn.is_available() and torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    return True
+
+
 class MusicVAE(nn.Module):
     """A MusicVAE. The numpy-facing methods (``encode``, ``decode``, ...) batch and run without gradients."""
 
@@ -255,6 +266,9 @@ class MusicVAE(nn.Module):
         if precision == "fp32":
             return contextlib.nullcontext()
         if precision == "bf16":
+            if not bf16_supported(self.device):
+                raise ValueError(f"precision 'bf16' needs native bfloat16 matmuls (a CPU with AVX512-BF16 or AMX, or "
+                                 f"a GPU with bf16); this {self.device.type.upper()} has none: use precision 'fp32'")
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
 
