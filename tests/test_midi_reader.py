@@ -18,17 +18,9 @@ import pytest
 from musicneurons.extract import ExtractionError
 from musicneurons.midi_reader import scan_midi, tick_scales, ticks_to_seconds
 from musicneurons.sources import read_midi
+from test_extract_fuzz import vlq  # the MIDI variable-length quantity writer of the fuzz test
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract" / "midi"
-
-
-def vlq(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    return bytes(reversed(out))
 
 
 def chunk(name: bytes, body: bytes) -> bytes:
