@@ -68,8 +68,7 @@ def _expect(params: dict, name: str, shape, source: str, cfg: MusicVAEConfig):
 
 def state_dict_from_magenta(weights: dict, cfg: MusicVAEConfig, source: str = "checkpoint") -> dict:
     """Map Magenta variables (TF names -> arrays) onto a state dict of :class:`MusicVAE`."""
-    model = MusicVAE(cfg)
-    ours = model.state_dict()
+    ours = _empty_model(cfg).state_dict()  # shapes only
     sd = {}
     for tf_name, prefix, kind in magenta_name_table(cfg):
         if kind == "dense":
@@ -82,13 +81,13 @@ def state_dict_from_magenta(weights: dict, cfg: MusicVAEConfig, source: str = "c
         w_ih, w_hh = ours[f"{module}.weight_ih{suffix}"], ours[f"{module}.weight_hh{suffix}"]
         four_h, n_in = w_ih.shape
         h = four_h // 4
-        kernel = _expect(weights, f"{tf_name}/kernel", (n_in + h, four_h), source, cfg)
+        kernel = torch.from_numpy(_expect(weights, f"{tf_name}/kernel", (n_in + h, four_h), source, cfg))
         bias = _expect(weights, f"{tf_name}/bias", (four_h,), source, cfg)
-        ki, kj, kf, ko = np.split(kernel, 4, axis=1)
         bi, bj, bf, bo = np.split(bias, 4)
-        k = np.concatenate([ki, kf, kj, ko], axis=1)
-        sd[f"{module}.weight_ih{suffix}"] = torch.from_numpy(k[:n_in].T.copy())
-        sd[f"{module}.weight_hh{suffix}"] = torch.from_numpy(k[n_in:].T.copy())
+        # Magenta's gates i, j, f, o (columns of [input; h] x 4H) -> PyTorch's rows i, f, g(=j), o; one copy each
+        gates = [kernel[:, g * h:(g + 1) * h] for g in (0, 2, 1, 3)]
+        sd[f"{module}.weight_ih{suffix}"] = torch.cat([g[:n_in].t() for g in gates])
+        sd[f"{module}.weight_hh{suffix}"] = torch.cat([g[n_in:].t() for g in gates])
         sd[f"{module}.bias_ih{suffix}"] = torch.from_numpy(np.concatenate([bi, bf + 1.0, bj, bo]))
         sd[f"{module}.bias_hh{suffix}"] = torch.zeros(four_h)
     missing = set(ours) - set(sd)
@@ -164,10 +163,10 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
         raise FileNotFoundError(f"{path}: no such checkpoint")
     if path.is_dir() and (path / "model.safetensors").exists():
         cfg = MusicVAEConfig.from_dict(json.loads((path / "config.json").read_text()))
-        model = MusicVAE(cfg)
+        model = _empty_model(cfg)
         sd = load_file(str(path / "model.safetensors"))
         try:
-            model.load_state_dict({k: v.float() for k, v in sd.items()})
+            model.load_state_dict({k: v.float() for k, v in sd.items()}, assign=True)
         except RuntimeError as e:
             raise CheckpointMismatch(f"{path}: weights do not fit config.json: {str(e).splitlines()[-1]}") from None
         return model.to(device).eval()
@@ -175,6 +174,14 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
     if cfg is None:
         raise ValueError(f"{path}: a Magenta checkpoint needs a config name (e.g. cat-mel_2bar_big)")
     weights = _read_magenta(path)
-    model = MusicVAE(cfg)
-    model.load_state_dict(state_dict_from_magenta(weights, cfg, str(path)))
+    sd = state_dict_from_magenta(weights, cfg, str(path))
+    del weights
+    model = _empty_model(cfg)
+    model.load_state_dict(sd, assign=True)  # every parameter comes from the checkpoint: no init, no copy
     return model.to(device).eval()
+
+
+def _empty_model(cfg: MusicVAEConfig) -> MusicVAE:
+    """A MusicVAE whose parameters have shapes but no storage (built on the meta device: no initialisation)."""
+    with torch.device("meta"):
+        return MusicVAE(cfg)
