@@ -73,3 +73,15 @@ def test_bf16_without_native_support_is_one_clear_error(monkeypatch, tmp_path):
     assert main(["encode", str(tmp_path / "m.parquet"), "--model", "mn-mel_2bar", "--precision", "bf16",
                  "-o", str(tmp_path / "l.npz")]) == 2
     assert not (tmp_path / "l.npz").exists()
+
+
+def test_encoding_does_not_depend_on_batching(monkeypatch):
+    import musicneurons.model.musicvae as mv
+
+    model = load_model("mn-mel_16bar")
+    w = np.random.default_rng(0).integers(0, 90, size=(20, 256))
+    _, mu, sigma = model.encode(w, batch_size=512)
+    monkeypatch.setattr(mv, "ENCODE_MAX_STEPS", 3 * 256)  # long windows in chunks of 3
+    _, mu3, sigma3 = model.encode(w, batch_size=512)
+    np.testing.assert_allclose(mu3, mu, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(sigma3, sigma, rtol=0, atol=1e-6)

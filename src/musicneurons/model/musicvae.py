@@ -179,6 +179,9 @@ class HierarchicalDecoder(nn.Module):
         return torch.cat(events, 1), torch.cat(logits, 1)
 
 
+ENCODE_MAX_STEPS = 32 * 1024  # windows x steps per encoder pass (512 two-bar or 128 sixteen-bar windows)
+
+
 def bf16_supported(device) -> bool:
     """Whether ``device`` runs bfloat16 matmuls natively (oneDNN's bf16 LSTM on CPU needs AVX512-BF16 or AMX;
     without it PyTorch cannot build the primitive)."""
@@ -287,6 +290,9 @@ class MusicVAE(nn.Module):
         was_training = self.training
         self.eval()
         mus, sigmas = [], []
+        # long windows go through in smaller batches: the LSTM's per-step buffers stay in cache and memory
+        # stays bounded (hierdec-mel_16bar at batch 512 would hold ~10 GB); the numbers do not depend on it
+        batch_size = max(1, min(batch_size, ENCODE_MAX_STEPS // max(ev.shape[1], 1)))
         for sl in self._batches(len(ev), batch_size):
             with self._autocast(precision):
                 mu, sigma = self.posterior(torch.from_numpy(ev[sl]).to(self.device))
