@@ -83,5 +83,5 @@ def test_encoding_does_not_depend_on_batching(monkeypatch):
     _, mu, sigma = model.encode(w, batch_size=512)
     monkeypatch.setattr(mv, "ENCODE_MAX_STEPS", 3 * 256)  # long windows in chunks of 3
     _, mu3, sigma3 = model.encode(w, batch_size=512)
-    np.testing.assert_allclose(mu3, mu, rtol=0, atol=1e-6)
-    np.testing.assert_allclose(sigma3, sigma, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(mu3, mu, rtol=1e-6, atol=1e-6)  # float32 rounding of other matmul blockings
+    np.testing.assert_allclose(sigma3, sigma, rtol=1e-6, atol=1e-6)
