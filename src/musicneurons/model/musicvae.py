@@ -201,7 +201,8 @@ class MusicVAE(nn.Module):
         self.cfg = cfg
         self.encoder = Encoder(cfg)
         self.decoder = HierarchicalDecoder(cfg) if cfg.hierarchical else FlatDecoder(cfg, cfg.z_size)
-        self.reset_parameters()
+        if not self.encoder.mu.weight.is_meta:  # built on the meta device to be filled from a checkpoint
+            self.reset_parameters()
 
     def reset_parameters(self):
         """Magenta's initial weights (TF 1 defaults): glorot-uniform LSTM kernels over ``[input, h]`` as one
