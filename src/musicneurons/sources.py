@@ -1,7 +1,8 @@
 """Reading sources into a :class:`~musicneurons.extract.NoteSeq`.
 
-- MIDI (``.mid``, ``.midi``, ``.kar``): read with pretty_midi exactly as note-seq's
-  ``midi_file_to_note_sequence`` does (the reader behind Magenta's converter), so windows match Magenta's.
+- MIDI (``.mid``, ``.midi``, ``.kar``): the notes pretty_midi gives, as note-seq's ``midi_file_to_note_sequence``
+  uses them (the reader behind Magenta's converter), so windows match Magenta's. :mod:`.midi_reader` computes
+  them from the bytes ~50x faster; the unusual files it declines are read by pretty_midi itself.
 - Scores (``.abc``, ``.xml``, ``.mxl``, ``.musicxml``, ``.krn``): parsed by music21, repeats expanded (as a
   MIDI rendering would play them), one instrument per part, notes timed at 120 qpm.
 - Folders: searched recursively for those extensions (the Lakh layout ``lmd_full/<x>/<md5>.mid`` included).
