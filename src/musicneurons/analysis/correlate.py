@@ -225,7 +225,7 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
             continue
         for j in cols:
             out[:, j] = mutual_info_regression(
-                X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state
+                X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state, n_jobs=-1
             )
     return out
 

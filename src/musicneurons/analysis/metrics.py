@@ -168,8 +168,9 @@ def dci_from_importance(importance) -> dict:
 
 
 def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: float = 0.3,
-        max_samples: int | None = 5000, random_state: int = 0) -> dict:
-    """DCI with gradient-boosting importances (one regressor per factor).
+        max_samples: int | None = 5000, random_state: int = 0, n_jobs: int | None = -1) -> dict:
+    """DCI with gradient-boosting importances (one regressor per factor, fitted on ``n_jobs`` processes; the
+    rows of every factor are drawn first, so the result does not depend on ``n_jobs``).
 
     Returns
     -------
@@ -177,12 +178,13 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
         ``disentanglement``, ``completeness``, ``informativeness`` (mean held-out R^2),
         ``importance`` (n_codes, n_factors), per-code/per-factor arrays, ``settings``.
     """
-    from sklearn.ensemble import GradientBoostingRegressor
+    from joblib import Parallel, delayed
 
     c, f = _check(codes, factors)
     rng = np.random.default_rng(random_state)
     imp = np.zeros((c.shape[1], f.shape[1]))
     r2 = np.full(f.shape[1], np.nan)
+    jobs = []
     for j in range(f.shape[1]):
         rows = np.flatnonzero(~np.isnan(f[:, j]))
         if max_samples is not None and rows.size > max_samples:
@@ -192,11 +194,13 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
         te, tr = rows[:n_test], rows[n_test:]
         if tr.size < 2 or np.ptp(f[tr, j]) == 0:
             continue
-        model = GradientBoostingRegressor(n_estimators=n_estimators, max_depth=max_depth,
-                                          random_state=random_state).fit(c[tr], f[tr, j])
-        imp[:, j] = model.feature_importances_
-        if te.size > 1:
-            r2[j] = model.score(c[te], f[te, j])
+        jobs.append((j, c[tr], f[tr, j], c[te], f[te, j]))
+    fitted = Parallel(n_jobs=n_jobs)(
+        delayed(_fit_importance)(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state)
+        for _, c_tr, f_tr, c_te, f_te in jobs)
+    for (j, *_), (importance, score) in zip(jobs, fitted):
+        imp[:, j] = importance
+        r2[j] = score
     out = dci_from_importance(imp)
     out.update(informativeness=float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"),
                informativeness_per_factor=r2, importance=imp,
@@ -204,6 +208,14 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
                          "importance": "impurity-based feature_importances_", "test_size": test_size,
                          "max_samples": max_samples, "informativeness": "held-out R^2"})
     return out
+
+
+def _fit_importance(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state):
+    from sklearn.ensemble import GradientBoostingRegressor
+
+    model = GradientBoostingRegressor(n_estimators=n_estimators, max_depth=max_depth,
+                                      random_state=random_state).fit(c_tr, f_tr)
+    return model.feature_importances_, (model.score(c_te, f_te) if len(f_te) > 1 else np.nan)
 
 
 def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins: int = 20,
@@ -234,7 +246,8 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
             continue
         sel = rows if max_samples is None or rows.size <= max_samples else rng.choice(rows, max_samples, replace=False)
         if mi == "knn":
-            m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state)
+            m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state,
+                                       n_jobs=-1)
         elif mi == "binned":
             m = discrete_mutual_info(histogram_discretize(c[sel], bins),
                                      histogram_discretize(f[sel, j][:, None], bins))[:, 0]
