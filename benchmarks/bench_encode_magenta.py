@@ -40,7 +40,6 @@ from musicneurons.model.musicvae import bf16_supported
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "encode_magenta.json"
-PRECISIONS = ("fp32", "bf16")
 
 ORACLE = textwrap.dedent('''
     import copy, json, os, sys, time
@@ -161,7 +160,7 @@ def melodies(n: int, steps: int, seed: int = 0) -> np.ndarray:
     return out
 
 
-def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -> dict:
+def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str, precisions) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         events = melodies(n, steps)
         np.save(Path(tmp) / "events.npy", events)
@@ -175,7 +174,7 @@ def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -
         tf_res = json.loads((Path(tmp) / "tf.json").read_text())
         mu_tf = np.load(Path(tmp) / "mu_tf.npy", allow_pickle=False)
         ours, mus = {}, {}
-        for precision in PRECISIONS:
+        for precision in precisions:
             proc = subprocess.run([sys.executable, str(Path(tmp) / "ours.py"), name, tmp, precision],
                                   capture_output=True, text=True)
             if proc.returncode != 0:
@@ -183,7 +182,7 @@ def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -
             ours[precision] = json.loads((Path(tmp) / f"ours_{precision}.json").read_text())
             mus[precision] = np.load(Path(tmp) / f"mu_{precision}.npy", allow_pickle=False)
     flops = encoder_flops(name, n, steps)
-    enc = {"magenta": tf_res["encode_s"], **{f"ours_{p}": ours[p]["encode_s"] for p in PRECISIONS}}
+    enc = {"magenta": tf_res["encode_s"], **{f"ours_{p}": ours[p]["encode_s"] for p in precisions}}
     return {
         "config": name, "n_windows": n, "steps": steps, "checkpoint_bytes": tf_res["bytes"],
         "encoder_gflop": flops / 1e9,
@@ -192,7 +191,7 @@ def bench(name: str, n: int, steps: int, oracle_python: str, magenta_src: str) -
         "encode_s": enc,
         "encode_windows_per_s": {k: n / v for k, v in enc.items()},
         "encode_gflop_per_s": {k: flops / v / 1e9 for k, v in enc.items()},
-        "peak_rss_mb": {"magenta": tf_res["peak_rss_mb"], **{f"ours_{p}": ours[p]["peak_rss_mb"] for p in PRECISIONS}},
+        "peak_rss_mb": {"magenta": tf_res["peak_rss_mb"], **{f"ours_{p}": ours[p]["peak_rss_mb"] for p in precisions}},
         "mu_max_abs_diff": {k: float(np.abs(mus[k] - mu_tf).max()) for k in mus},
         "mu_std_across_windows_mean": float(mu_tf.std(0).mean()),
         "tensorflow": tf_res["tf"],
@@ -211,9 +210,8 @@ def main():
     ap.add_argument("--n-16bar", type=int, default=512)
     ap.add_argument("--out", type=Path, default=OUT)
     args = ap.parse_args()
-    global PRECISIONS
-    if not bf16_supported("cpu"):
-        PRECISIONS = ("fp32",)
+    precisions = ("fp32", "bf16") if bf16_supported("cpu") else ("fp32",)
+    if precisions == ("fp32",):
         print("this CPU has no native bfloat16 (AVX512-BF16/AMX): only fp32 is measured")
     if not args.oracle_python or not args.magenta_src:
         print("bench_encode_magenta: NOT RUN - it compares against Magenta's TensorFlow code, which "
@@ -222,19 +220,19 @@ def main():
               f"{OUT.relative_to(ROOT)}.")
         return
     machine = {"matmul_gflop_per_s_fp32": matmul_gflops(torch.float32),
-               "matmul_gflop_per_s_bf16": matmul_gflops(torch.bfloat16) if "bf16" in PRECISIONS else None}
+               "matmul_gflop_per_s_bf16": matmul_gflops(torch.bfloat16) if "bf16" in precisions else None}
     rows = []
     for name in args.configs:
         steps = 256 if "16bar" in name else 32
         n = args.n_16bar if steps == 256 else args.n_2bar
-        rows.append(bench(name, n, steps, args.oracle_python, args.magenta_src))
+        rows.append(bench(name, n, steps, args.oracle_python, args.magenta_src, precisions))
     print(f"matmul here (512x2048 @ 2048x8192): fp32 {machine['matmul_gflop_per_s_fp32']:.0f} GFLOP/s"
           + (f", bf16 {machine['matmul_gflop_per_s_bf16']:.0f} GFLOP/s" if machine["matmul_gflop_per_s_bf16"] else ""))
     print(f"{'config':18s} {'N':>4s} {'side':10s} {'windows/s':>9s} {'GFLOP/s':>8s} {'x Magenta':>9s} "
           f"{'peak MB':>8s} {'max|dmu|':>9s} {'load s':>7s}")
     for r in rows:
         w, g, m = r["encode_windows_per_s"], r["encode_gflop_per_s"], r["peak_rss_mb"]
-        for side in ("magenta",) + tuple(f"ours_{p}" for p in PRECISIONS):
+        for side in ("magenta",) + tuple(f"ours_{p}" for p in precisions):
             dmu = r["mu_max_abs_diff"].get(side.replace("ours_", ""), 0.0)
             load = r["load_s"]["magenta_trained_model_restore" if side == "magenta" else "ours_load_model"]
             print(f"{r['config']:18s} {r['n_windows']:4d} {side:10s} {w[side]:9.2f} {g[side]:8.1f} "

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numba import njit
-from .melody import MAX_PITCH, MIN_PITCH, NO_EVENT, NOTE_OFF, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
+from .melody import MAX_PITCH, MIN_PITCH, NO_EVENT, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
 
 DEFAULT_QPM = 120.0
 MAX_MELODY_STEPS = 16 * 100  # Magenta: max_bars=100
@@ -335,23 +335,10 @@ def extract_melodies(pitch, start, end, velocity, program, instrument, is_drum, 
     return melodies
 
 
-def clean_leading_note_offs(window: np.ndarray) -> np.ndarray:
-    """NOTE_OFFs before a window's first note become NO_EVENT.
-
-    Magenta slices a melody with ``Melody.__getitem__``, which rebuilds a Melody through
-    ``_from_event_list`` and so cleans every window this way (note-seq melodies_lib.py:117).
-    """
-    onsets = np.flatnonzero(window >= 2)
-    head = onsets[0] if onsets.size else window.size
-    if (window[:head] == NOTE_OFF).any():
-        window = window.copy()
-        window[:head] = NO_EVENT
-    return window
-
-
 def melody_windows(encoded: np.ndarray, n_steps: int) -> np.ndarray:
-    """Every ``n_steps`` window of an encoded melody with a 1-bar hop, each cleaned as
-    :func:`clean_leading_note_offs` does: shape (n_windows, n_steps), possibly (0, n_steps)."""
+    """Every ``n_steps`` window of an encoded melody with a 1-bar hop: shape (n_windows, n_steps), possibly
+    (0, n_steps). NOTE_OFFs before a window's first note become NO_EVENT, because Magenta slices a melody with
+    ``Melody.__getitem__``, which rebuilds a Melody through ``_from_event_list`` (note-seq melodies_lib.py:117)."""
     if encoded.size < n_steps:
         return np.zeros((0, n_steps), np.int64)
     wins = np.lib.stride_tricks.sliding_window_view(encoded, n_steps)[::STEPS_PER_BAR].copy()

@@ -24,6 +24,8 @@ always pretty_midi's: fast for ordinary files, pretty_midi's own code for the re
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ._numba import njit
@@ -64,6 +66,12 @@ def _be(data, pos, n):
 
 
 @njit(cache=True)
+def _declined():
+    """_scan's result for a file left to pretty_midi."""
+    return _UNUSUAL, 0, 0, np.zeros((0, 7), np.int64), np.zeros((0, 2), np.int64), np.zeros((0, 3), np.int64)
+
+
+@njit(cache=True)
 def _scan(data):
     """Parse SMF bytes. Returns (code, ticks_per_beat, max_tick, notes, tempos, time_signatures).
 
@@ -72,20 +80,17 @@ def _scan(data):
     time_signatures: (m, 3) (tick, numerator, log2 denominator) of track 0.
     """
     n = data.shape[0]
-    empty_notes = np.zeros((0, 7), np.int64)
-    empty2 = np.zeros((0, 2), np.int64)
-    empty3 = np.zeros((0, 3), np.int64)
     if n < 14 or data[0] != 0x4D or data[1] != 0x54 or data[2] != 0x68 or data[3] != 0x64:  # MThd
-        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+        return _declined()
     hsize = _be(data, 4, 4)
     if hsize < 6 or 8 + hsize > n:
-        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+        return _declined()
     ntracks = _be(data, 10, 2)
     tpb = _be(data, 12, 2)
     if ntracks >= 0x8000 or tpb >= 0x8000:  # negative as mido's signed '>h'
-        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+        return _declined()
     if ntracks == 0 or tpb == 0:
-        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+        return _declined()
 
     cap = n // 3 + 1  # every note-on takes at least 3 bytes
     notes = np.empty((cap, 7), np.int64)
@@ -106,14 +111,14 @@ def _scan(data):
     pos = 8 + hsize
     for trk in range(ntracks):
         if pos + 8 > n:
-            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+            return _declined()
         if data[pos] != 0x4D or data[pos + 1] != 0x54 or data[pos + 2] != 0x72 or data[pos + 3] != 0x6B:  # MTrk
-            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+            return _declined()
         size = _be(data, pos + 4, 4)
         start = pos + 8
         end = start + size
         if end > n:
-            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+            return _declined()
         pos = start
         head[:] = -1
         tail[:] = -1
@@ -124,30 +129,30 @@ def _scan(data):
         n_events = 0
         while pos != end:
             if pos > end:
-                return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                return _declined()
             delta, pos = _varint(data, pos, end)
             if pos < 0 or pos >= end:
-                return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                return _declined()
             tick += delta
             if tick > MAX_TICK:
-                return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                return _declined()
             n_events += 1
             status = np.int64(data[pos])
             pos += 1
             if status < 0x80:
                 if last_status < 0x80 or last_status >= 0xF0:  # none yet, or sysex: mido's own quirks
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 status = last_status
                 pos -= 1  # the byte is the first data byte
             elif status != 0xFF:
                 last_status = status
             if status == 0xFF:  # meta event
                 if pos >= end:
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 mtype = data[pos]
                 length, pos = _varint(data, pos + 1, end)
                 if pos < 0 or length > MAX_MESSAGE_LENGTH or pos + length > end:
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 p = pos
                 pos += length
                 if not _KNOWN_META[mtype]:
@@ -155,43 +160,43 @@ def _scan(data):
                     tick -= delta
                 # only the types whose decoding can fail in mido need a check
                 if mtype == 0x00 and length == 1:  # sequence_number reads 2 bytes
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 if mtype == 0x20 and length < 1:  # channel_prefix
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 if mtype == 0x54 and (length < 5 or (data[p] >> 5) > 3):  # smpte_offset
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 if mtype == 0x51:  # set_tempo
                     if length < 3:
-                        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                        return _declined()
                     if trk == 0:
                         tempo = _be(data, p, 3)
                         if tempo == 0:  # pretty_midi divides by it
-                            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                            return _declined()
                         tempos[n_tempos, 0] = tick
                         tempos[n_tempos, 1] = tempo
                         n_tempos += 1
                 elif mtype == 0x58:  # time_signature
                     if length < 4:
-                        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                        return _declined()
                     if trk == 0:
                         if data[p] == 0 or data[p + 1] > 62:  # pretty_midi refuses numerator 0
-                            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                            return _declined()
                         tss[n_tss, 0] = tick
                         tss[n_tss, 1] = data[p]
                         tss[n_tss, 2] = data[p + 1]
                         n_tss += 1
                 elif mtype == 0x59:  # key_signature: mido raises on keys outside its table
                     if length < 2:
-                        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                        return _declined()
                     key = np.int64(data[p])
                     if key > 127:
                         key -= 256
                     if key < -7 or key > 7 or data[p + 1] > 1:
-                        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                        return _declined()
             elif status == 0xF0 or status == 0xF7:  # sysex: mido checks its bytes
                 length, pos = _varint(data, pos, end)
                 if pos < 0 or length > MAX_MESSAGE_LENGTH or pos + length > end:
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 a = pos
                 b = pos + length
                 pos = b
@@ -201,19 +206,19 @@ def _scan(data):
                     b -= 1
                 for k in range(a, b):
                     if data[k] > 127:
-                        return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                        return _declined()
             elif status >= 0xF0:  # system common / real-time bytes inside a track
-                return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                return _declined()
             else:  # channel message
                 kind = status >> 4
                 ch = status & 0x0F
                 nb = 1 if (kind == 0xC or kind == 0xD) else 2
                 if pos + nb > end:
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 d1 = np.int64(data[pos])
                 d2 = np.int64(data[pos + 1]) if nb == 2 else np.int64(0)
                 if d1 > 127 or d2 > 127:
-                    return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+                    return _declined()
                 pos += nb
                 if kind == 0xC:
                     program[ch] = d1
@@ -262,7 +267,7 @@ def _scan(data):
                             head[key] = -1
                             tail[key] = -1
         if n_events == 0:  # pretty_midi takes max() over each track's events
-            return _UNUSUAL, 0, 0, empty_notes, empty2, empty3
+            return _declined()
         if tick > max_tick:
             max_tick = tick
         pos = end
@@ -294,15 +299,20 @@ def ticks_to_seconds(ticks: np.ndarray, scales: list[tuple[int, float]]) -> np.n
     return seg_end_time[seg] + factor[seg] * (ticks - starts[seg]).astype(np.float64)
 
 
+@dataclass
 class FastMidi:
     """What :func:`scan_midi` read: pretty_midi's instruments, notes, tempo changes and time signatures."""
 
-    __slots__ = ("pitch", "start", "end", "velocity", "program", "instrument", "is_drum", "tempo_times",
-                 "tempo_qpms", "time_signatures")
-
-    def __init__(self, **kw):
-        for k, v in kw.items():
-            setattr(self, k, v)
+    pitch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    velocity: np.ndarray
+    program: np.ndarray
+    instrument: np.ndarray
+    is_drum: np.ndarray
+    tempo_times: np.ndarray
+    tempo_qpms: np.ndarray
+    time_signatures: list  # [(seconds, numerator, denominator)]
 
 
 def scan_midi(data: bytes) -> FastMidi | None:
@@ -323,15 +333,14 @@ def scan_midi(data: bytes) -> FastMidi | None:
     instrument = rank[inverse.reshape(-1)]
     order = np.argsort(instrument, kind="stable")
     notes, instrument = notes[order], instrument[order]
-    times = ticks_to_seconds(np.concatenate([notes[:, 5], notes[:, 6]]), scales)
-    k = notes.shape[0]
-    scale_ticks = np.array([s for s, _ in scales], np.int64)
-    tempo_times = ticks_to_seconds(scale_ticks, scales)
+    k, m = notes.shape[0], len(scales)
+    scale_ticks = np.array([t for t, _ in scales], np.int64)
+    times = ticks_to_seconds(np.concatenate([notes[:, 5], notes[:, 6], scale_ticks, tss[:, 0]]), scales)
     tempo_qpms = np.array([60.0 / (f * tpb) for _, f in scales])
-    ts_times = ticks_to_seconds(tss[:, 0], scales) if tss.size else np.zeros(0)
-    time_signatures = [(float(t), int(num), 2 ** int(p)) for t, (num, p) in zip(ts_times, tss[:, 1:].tolist())]
+    time_signatures = [(float(t), int(num), 2 ** int(p))
+                       for t, (num, p) in zip(times[2 * k + m:], tss[:, 1:].tolist())]
     return FastMidi(
-        pitch=notes[:, 3].copy(), start=times[:k], end=times[k:], velocity=notes[:, 4].copy(),
+        pitch=notes[:, 3].copy(), start=times[:k], end=times[k:2 * k], velocity=notes[:, 4].copy(),
         program=notes[:, 2].copy(), instrument=instrument, is_drum=notes[:, 1] == 9,
-        tempo_times=tempo_times, tempo_qpms=tempo_qpms, time_signatures=time_signatures,
+        tempo_times=times[2 * k:2 * k + m], tempo_qpms=tempo_qpms, time_signatures=time_signatures,
     )

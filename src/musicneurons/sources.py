@@ -105,9 +105,8 @@ def _noteseq(name, time_signatures, tempo_times, tempo_qpms, columns) -> NoteSeq
     if not columns:
         return NoteSeq(*(np.zeros(0, d) for d in (np.int64, float, float, np.int64, np.int64, np.int64, bool)),
                        list(time_signatures), tempos)
-    cols = [np.concatenate(c) for c in zip(*columns)]
-    cols = [cols[0].astype(np.int64), cols[1].astype(np.float64), cols[2].astype(np.float64),
-            cols[3].astype(np.int64), cols[4].astype(np.int64), cols[5].astype(np.int64), cols[6].astype(bool)]
+    dtypes = (np.int64, np.float64, np.float64, np.int64, np.int64, np.int64, bool)
+    cols = [np.concatenate(c).astype(d, copy=False) for c, d in zip(zip(*columns), dtypes)]
     return NoteSeq(*cols, list(time_signatures), tempos)
 
 

@@ -19,10 +19,6 @@ import numpy as np
 from scipy import optimize, special
 
 
-def _norm_cdf(x):
-    return special.ndtr(x)
-
-
 def bvn_cdf(h, k, rho: float) -> np.ndarray:
     """P(X <= h, Y <= k) of a standard bivariate normal with correlation ``rho`` (|rho| < 1), by Owen's T:
     Φ2 = ½Φ(h) + ½Φ(k) − T(h, a_h) − T(k, a_k) − β (Owen 1956)."""
@@ -40,7 +36,7 @@ def bvn_cdf(h, k, rho: float) -> np.ndarray:
     t_h = np.where(hm == 0, np.sign(km) * 0.25, special.owens_t(hm, np.nan_to_num(a_h)))
     t_k = np.where(km == 0, np.sign(hm) * 0.25, special.owens_t(km, np.nan_to_num(a_k)))
     beta = np.where((hm * km < 0) | ((hm * km == 0) & (hm + km < 0)), 0.5, 0.0)
-    out[m] = 0.5 * _norm_cdf(hm) + 0.5 * _norm_cdf(km) - t_h - t_k - beta
+    out[m] = 0.5 * special.ndtr(hm) + 0.5 * special.ndtr(km) - t_h - t_k - beta
     return out
 
 
@@ -48,11 +44,11 @@ def binned_bvn(rho: float, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
     """Probability of every cell of the grid ``sx`` × ``sy`` under a standard bivariate normal with correlation
     ``rho`` in [0, 1]; shape (len(sx) - 1, len(sy) - 1)."""
     if rho == 0:
-        return np.outer(np.diff(_norm_cdf(sx)), np.diff(_norm_cdf(sy)))
+        return np.outer(np.diff(special.ndtr(sx)), np.diff(special.ndtr(sy)))
     if rho >= 1:  # all mass on the diagonal x = y
         lo = np.maximum.outer(sx[:-1], sy[:-1])
         hi = np.minimum.outer(sx[1:], sy[1:])
-        return np.where(hi > lo, _norm_cdf(hi) - _norm_cdf(lo), 0.0)
+        return np.where(hi > lo, special.ndtr(hi) - special.ndtr(lo), 0.0)
     F = bvn_cdf(sx[:, None], sy[None, :], rho)
     return np.maximum(F[1:, 1:] - F[:-1, 1:] - F[1:, :-1] + F[:-1, :-1], 0.0)
 

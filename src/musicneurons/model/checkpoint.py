@@ -78,8 +78,7 @@ def state_dict_from_magenta(weights: dict, cfg: MusicVAEConfig, source: str = "c
             sd[f"{prefix}.bias"] = torch.from_numpy(_expect(weights, f"{tf_name}/bias", (w.shape[0],), source, cfg))
             continue
         module, suffix = prefix.split("|")
-        w_ih, w_hh = ours[f"{module}.weight_ih{suffix}"], ours[f"{module}.weight_hh{suffix}"]
-        four_h, n_in = w_ih.shape
+        four_h, n_in = ours[f"{module}.weight_ih{suffix}"].shape
         h = four_h // 4
         kernel = torch.from_numpy(_expect(weights, f"{tf_name}/kernel", (n_in + h, four_h), source, cfg))
         bias = _expect(weights, f"{tf_name}/bias", (four_h,), source, cfg)
