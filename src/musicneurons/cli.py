@@ -229,20 +229,28 @@ def cmd_train(a):
     from .model.train import train
 
     cfg = get_config(a.config)
-    if a.batch_size:
-        cfg = cfg.with_(batch_size=a.batch_size)
+    overrides = {k: getattr(a, k) for k in ("batch_size", "free_bits", "max_beta", "beta_rate")
+                 if getattr(a, k) is not None}
+    if overrides:
+        cfg = cfg.with_(**overrides)
+    if a.curriculum_bars is not None and not (0 < a.curriculum_bars < cfg.bars):
+        raise UserError(f"--curriculum-bars must be between 1 and {cfg.bars - 1} for {cfg.name}")
     windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers)
     print(f"{len(windows)} distinct {cfg.bars}-bar windows from {len(set(sources))} sources ({a.corpus})")
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
     final = train(cfg, windows, sources, out, steps=a.steps, seed=a.seed, checkpoint_every=a.checkpoint_every,
                   eval_every=a.eval_every, progress=_progress() or a.progress, threads=a.threads,
-                  time_limit_s=a.time_limit * 60 if a.time_limit else None)
+                  time_limit_s=a.time_limit * 60 if a.time_limit else None,
+                  curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps)
+    recipe = "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    if a.curriculum_bars:
+        recipe += f" --curriculum-bars {a.curriculum_bars} --curriculum-steps {a.curriculum_steps}"
     card = {
         "model": cfg.name, "config": json.loads(cfg.to_json()), "corpus": a.corpus,
         "n_distinct_windows": int(len(windows)), "n_sources": int(len(set(sources))),
         "command": f"musicneurons train --config {a.config} --corpus {a.corpus} --steps {final['step']} "
-                   f"--seed {a.seed} --threads {a.threads or torch.get_num_threads()} -o {a.output}",
+                   f"--seed {a.seed} --threads {a.threads or torch.get_num_threads()}{recipe} -o {a.output}",
         "torch": torch.__version__, "python": platform.python_version(), **final,
     }
     (out / "card.json").write_text(json.dumps(card, indent=2))
@@ -400,6 +408,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--steps", type=int, default=5000)
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--batch-size", type=int, default=None)
+    s.add_argument("--free-bits", type=float, default=None, help="override the config's free bits (KL budget, bits)")
+    s.add_argument("--max-beta", type=float, default=None, help="override the config's max KL weight")
+    s.add_argument("--beta-rate", type=float, default=None, help="beta(step) = (1 - rate^step) * max_beta")
+    s.add_argument("--curriculum-bars", type=int, default=None,
+                   help="hierarchical models: first train on random crops of this many bars")
+    s.add_argument("--curriculum-steps", type=int, default=0, help="steps of the curriculum")
     s.add_argument("--threads", type=int, default=None)
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--checkpoint-every", type=int, default=200)

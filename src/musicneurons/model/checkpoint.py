@@ -37,10 +37,15 @@ def magenta_name_table(cfg: MusicVAEConfig) -> list[tuple[str, str, str]]:
     forget bias + 1).
     """
     t = []
-    for layer in range(len(cfg.enc_rnn_size)):
-        for d, suffix in (("fw", "_l0"), ("bw", "_l0_reverse")):
-            t.append((f"encoder/cell_{layer}/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell",
-                      f"encoder.layers.{layer}|{suffix}", "lstm"))
+    if cfg.enc_level_lengths:  # HierarchicalLstmEncoder: one BidirectionalLstmEncoder per level
+        enc_scopes = [(f"encoder/hierarchical_level_{i}", f"encoder.levels.{i}") for i in range(len(cfg.enc_level_lengths))]
+    else:
+        enc_scopes = [("encoder", "encoder.layers")]
+    for tf_scope, ours in enc_scopes:
+        for layer in range(len(cfg.enc_rnn_size)):
+            for d, suffix in (("fw", "_l0"), ("bw", "_l0_reverse")):
+                t.append((f"{tf_scope}/cell_{layer}/bidirectional_rnn/{d}/multi_rnn_cell/cell_0/lstm_cell",
+                          f"{ours}.{layer}|{suffix}", "lstm"))
     t += [("encoder/mu", "encoder.mu", "dense"), ("encoder/sigma", "encoder.sigma", "dense")]
     if cfg.hierarchical:
         t.append(("decoder/hierarchical_level_0/initial_state", "decoder.initial_state_proj", "dense"))

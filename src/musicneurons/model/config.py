@@ -16,7 +16,9 @@ class MusicVAEConfig:
     """Architecture and training recipe of one MusicVAE.
 
     Sizes are per LSTM layer; encoder sizes are per direction. ``level_lengths`` set means a hierarchical
-    decoder (a conductor of ``level_lengths[0]`` steps, each decoding ``level_lengths[1]`` steps).
+    decoder (a conductor of ``level_lengths[0]`` steps, each decoding ``level_lengths[1]`` steps);
+    ``enc_level_lengths`` set means Magenta's ``HierarchicalLstmEncoder`` (``hier-`` configs) instead of one BiLSTM
+    over the whole window.
     """
 
     name: str
@@ -25,6 +27,7 @@ class MusicVAEConfig:
     dec_rnn_size: tuple = (2048, 2048, 2048)
     max_seq_len: int = 32
     level_lengths: tuple | None = None
+    enc_level_lengths: tuple | None = None
     n_classes: int = 90
     # training recipe (Magenta defaults)
     free_bits: float = 0.0
@@ -55,7 +58,7 @@ class MusicVAEConfig:
     @staticmethod
     def from_dict(d: dict) -> "MusicVAEConfig":
         d = dict(d)
-        for k in ("enc_rnn_size", "dec_rnn_size", "level_lengths", "transpose_range"):
+        for k in ("enc_rnn_size", "dec_rnn_size", "level_lengths", "enc_level_lengths", "transpose_range"):
             if d.get(k) is not None:
                 d[k] = tuple(d[k])
         known = MusicVAEConfig.__dataclass_fields__
@@ -86,6 +89,11 @@ CONFIGS: dict[str, MusicVAEConfig] = {
             sampling_schedule="constant", sampling_rate=0.0, transpose_range=(0, 0),
         ),
         MusicVAEConfig(
+            "hier-mel_16bar", z_size=512, enc_rnn_size=(1024,), dec_rnn_size=(1024, 1024), max_seq_len=256,
+            level_lengths=(16, 16), enc_level_lengths=(16, 16), free_bits=256, max_beta=0.2, beta_rate=0.0,
+            sampling_schedule="constant", sampling_rate=0.0, transpose_range=(0, 0),
+        ),
+        MusicVAEConfig(
             "flat-mel_16bar", z_size=512, enc_rnn_size=(2048, 2048), dec_rnn_size=(2048, 2048, 2048),
             max_seq_len=256, free_bits=256, max_beta=0.2, beta_rate=0.0, sampling_schedule="constant",
             sampling_rate=0.0, transpose_range=(0, 0),
@@ -102,6 +110,13 @@ CONFIGS: dict[str, MusicVAEConfig] = {
             level_lengths=(16, 16), free_bits=256, max_beta=0.2, beta_rate=0.0, sampling_schedule="constant",
             sampling_rate=0.0, batch_size=64, learning_rate=1e-3, decay_rate=0.9999, transpose_range=(-5, 5),
             notes="hierdec-mel_16bar architecture at CPU width, z = 512",
+        ),
+        MusicVAEConfig(
+            "mn-hier-mel_16bar", z_size=512, enc_rnn_size=(256,), dec_rnn_size=(256,), max_seq_len=256,
+            level_lengths=(16, 16), enc_level_lengths=(16, 16), free_bits=256, max_beta=0.2, beta_rate=0.0,
+            sampling_schedule="constant", sampling_rate=0.0, batch_size=64, learning_rate=1e-3, decay_rate=0.9999,
+            transpose_range=(-5, 5),
+            notes="hier-mel_16bar architecture (hierarchical encoder and decoder) at CPU width, z = 512",
         ),
     ]
 }

@@ -77,6 +77,45 @@ class Encoder(nn.Module):
         return self.mu(feat), F.softplus(self.sigma(feat))
 
 
+class HierarchicalEncoder(nn.Module):
+    """Magenta's ``HierarchicalLstmEncoder(BidirectionalLstmEncoder, level_lengths)`` (``hier-mel_16bar``).
+
+    Level 0 runs a BiLSTM stack over each segment of ``level_lengths[-1]`` steps (all segments of all windows in
+    one batch, shared weights) and keeps ``cat(h_fw_final, h_bw_final)`` per segment; each next level does the
+    same over the previous level's embeddings; the top level's single embedding gives ``mu`` and ``sigma``.
+    For ``[16, 16]``: 16 bars of 16 steps, then 16 bar embeddings -- gradient paths of 16 + 16 steps, not 256.
+    """
+
+    def __init__(self, cfg: MusicVAEConfig):
+        super().__init__()
+        self.level_lengths = tuple(cfg.enc_level_lengths)
+        self.levels = nn.ModuleList()
+        n_in = cfg.n_classes
+        for _ in self.level_lengths:
+            layers = nn.ModuleList()
+            for h in cfg.enc_rnn_size:
+                layers.append(nn.LSTM(n_in, h, batch_first=True, bidirectional=True))
+                n_in = 2 * h
+            self.levels.append(layers)
+        self.mu = nn.Linear(n_in, cfg.z_size)
+        self.sigma = nn.Linear(n_in, cfg.z_size)
+
+    def forward(self, x: torch.Tensor):
+        """x: (B, T, 90) one-hot, T = prod(level_lengths) -> mu, sigma: (B, z)."""
+        B, T = x.shape[:2]
+        # Magenta splits the sequence into prod(level_lengths[level+1:]) equal chunks at each level; a shorter
+        # whole number of segments (a training curriculum on fewer bars) shortens the top level
+        chunks = [int(np.prod(self.level_lengths[k + 1:])) for k in range(len(self.level_lengths))]
+        chunks[0] = T // self.level_lengths[-1] if len(chunks) == 2 else chunks[0]
+        for layers, n_chunks in zip(self.levels, chunks):
+            x = x.reshape(B * n_chunks, x.shape[1] // n_chunks, x.shape[2])
+            for layer in layers:
+                x, (h_n, _) = layer(x)
+            x = torch.cat([h_n[0], h_n[1]], dim=-1).reshape(B, n_chunks, -1)
+        feat = x[:, 0]
+        return self.mu(feat), F.softplus(self.sigma(feat))
+
+
 class FlatDecoder(nn.Module):
     """Magenta's CategoricalLstmDecoder, conditioned on a vector ``z`` of size ``cond_size``."""
 
@@ -152,19 +191,19 @@ class HierarchicalDecoder(nn.Module):
         self.conductor = _lstm_stack(1, self.sizes)
         self.core = FlatDecoder(cfg, cond_size=self.sizes[-1])
 
-    def embeddings(self, z):
+    def embeddings(self, z, n_bars: int | None = None):
         """Conductor outputs, one per bar: (B, n_bars, H)."""
-        x = z.new_zeros(z.shape[0], self.n_bars, 1)
+        x = z.new_zeros(z.shape[0], n_bars or self.n_bars, 1)
         for layer, (h, c) in zip(self.conductor, _split_state(torch.tanh(self.initial_state_proj(z)), self.sizes)):
             x, _ = layer(x, (h.unsqueeze(0).contiguous(), c.unsqueeze(0).contiguous()))
         return x
 
     def forward(self, z, prev):
         """Teacher-forced logits; prev is the whole shifted sequence (B, T, 90)."""
-        B = z.shape[0]
-        emb = self.embeddings(z).reshape(B * self.n_bars, -1)
-        prev_bars = prev.reshape(B * self.n_bars, self.bar_steps, -1)
-        return self.core(emb, prev_bars).reshape(B, self.n_bars * self.bar_steps, -1)
+        B, n_bars = z.shape[0], prev.shape[1] // self.bar_steps  # fewer bars than n_bars: a curriculum crop
+        emb = self.embeddings(z, n_bars).reshape(B * n_bars, -1)
+        prev_bars = prev.reshape(B * n_bars, self.bar_steps, -1)
+        return self.core(emb, prev_bars).reshape(B, n_bars * self.bar_steps, -1)
 
     def generate(self, z, n_steps, first=None, temperature=0.0, targets=None, p_sample=1.0, generator=None):
         emb = self.embeddings(z)
@@ -199,7 +238,7 @@ class MusicVAE(nn.Module):
     def __init__(self, cfg: MusicVAEConfig):
         super().__init__()
         self.cfg = cfg
-        self.encoder = Encoder(cfg)
+        self.encoder = HierarchicalEncoder(cfg) if cfg.enc_level_lengths else Encoder(cfg)
         self.decoder = HierarchicalDecoder(cfg) if cfg.hierarchical else FlatDecoder(cfg, cfg.z_size)
         if not self.encoder.mu.weight.is_meta:  # built on the meta device to be filled from a checkpoint
             self.reset_parameters()

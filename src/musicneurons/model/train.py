@@ -58,18 +58,34 @@ def _step_rng(seed: int, step: int):
     return np.random.default_rng([seed, step]), torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
+def crop_bars(windows: np.ndarray, n_bars: int, rng: np.random.Generator, bar_steps: int = 16) -> np.ndarray:
+    """A random bar-aligned crop of ``n_bars`` bars from each window: (N, T) -> (N, n_bars * bar_steps).
+
+    Every crop is itself a window Magenta's converter would cut from the same melody (windows hop by one bar).
+    """
+    total = windows.shape[1] // bar_steps
+    start = rng.integers(0, total - n_bars + 1, size=len(windows)) * bar_steps
+    idx = start[:, None] + np.arange(n_bars * bar_steps)[None, :]
+    return np.take_along_axis(windows, idx, axis=1)
+
+
 def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.Generator) -> dict:
-    """One optimisation step; returns loss, reconstruction loss, KL bits, beta, accuracy."""
+    """One optimisation step; returns loss, reconstruction loss, KL bits (total and above the free bits), beta,
+    accuracy. ``batch`` (B, T) may be shorter than the config's windows for a hierarchical model (a curriculum
+    crop of whole bars)."""
     cfg = model.cfg
     for g in opt.param_groups:
         g["lr"] = learning_rate(cfg, step)
     model.train()
-    mu, sigma = model.posterior(batch)
+    if batch.shape[1] == cfg.max_seq_len:
+        mu, sigma = model.posterior(batch)
+    else:
+        mu, sigma = model.encoder(model.one_hot(batch))
     eps = torch.randn(mu.shape, generator=gen)
     z = mu + sigma * eps
     p = sampling_probability(cfg, step)
     if p > 0.0:
-        _, logits = model.decoder.generate(z, cfg.max_seq_len, targets=batch, p_sample=p, temperature=1.0,
+        _, logits = model.decoder.generate(z, batch.shape[1], targets=batch, p_sample=p, temperature=1.0,
                                            generator=gen)
     else:
         logits = model.logits(z, batch)
@@ -86,8 +102,11 @@ def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.
         opt.zero_grad(set_to_none=True)
     opt.step()
     acc = (logits.argmax(-1) == batch).float().mean()
-    return {"loss": float(loss.detach()), "r_loss": float(r_loss.detach()), "kl_bits": float(kl.detach().mean() / math.log(2.0)),
-            "beta": beta, "p_sample": p, "accuracy": float(acc), "grad_norm": float(norm.detach())}
+    kl_bits = kl.detach() / math.log(2.0)
+    return {"loss": float(loss.detach()), "r_loss": float(r_loss.detach()), "kl_bits": float(kl_bits.mean()),
+            "kl_above_free_bits": float(torch.clamp(kl_bits - cfg.free_bits, min=0.0).mean()),
+            "beta": beta, "p_sample": p, "accuracy": float(acc), "grad_norm": float(norm.detach()),
+            "steps_per_window": int(batch.shape[1])}
 
 
 @torch.no_grad()
@@ -96,11 +115,20 @@ def evaluate(model: MusicVAE, windows: np.ndarray, batch_size: int = 256) -> dic
     model.eval()
     _, mu, sigma = model.encode(windows, batch_size=batch_size)
     recon = model.decode(mu, temperature=0.0, batch_size=batch_size)
-    kl = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy()
+    kl_bits = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
+    nll = []
+    for i in range(0, len(windows), batch_size):
+        ev = torch.from_numpy(np.asarray(windows[i:i + batch_size], np.int64))
+        lg = model.logits(torch.from_numpy(mu[i:i + batch_size]), ev)
+        nll.append(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), ev.reshape(-1), reduction="none")
+                   .view(ev.shape).sum(1).numpy())
     return {
         "recon_accuracy": float((recon == windows).mean()),
+        "always_hold_accuracy": float((np.asarray(windows) == 0).mean()),  # predicting "hold" at every step
         "recon_exact_windows": float((recon == windows).all(1).mean()),
-        "kl_bits": float(kl.mean() / math.log(2.0)),
+        "teacher_forced_nll": float(np.concatenate(nll).mean()) if nll else float("nan"),  # nats per window, at mu
+        "kl_bits": float(kl_bits.mean()),
+        "kl_above_free_bits": float(np.maximum(kl_bits - model.cfg.free_bits, 0.0).mean()),
         "active_dims": int((mu.var(0) > 0.01).sum()),  # Burda et al. 2016
         "n_windows": int(len(windows)),
     }
@@ -140,10 +168,13 @@ def _load_state(folder: Path, model, opt) -> tuple[int, list]:
 def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
           checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
           progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
-          log=print, log_every: int = 50) -> dict:
+          log=print, log_every: int = 50, curriculum_bars: int | None = None, curriculum_steps: int = 0) -> dict:
     """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
 
     ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
+    ``curriculum_bars``/``curriculum_steps`` (hierarchical models): the first ``curriculum_steps`` steps train on
+    random crops of ``curriculum_bars`` bars (``level_lengths [b, 16]``; the weights are shared across bars, so
+    they carry over), with ``n_bars / curriculum_bars`` times as many crops per batch -- the same steps per batch.
     """
     from tqdm import tqdm
 
@@ -164,6 +195,12 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     step, history = 0, []
     if (out / "train_state.json").exists():
+        saved = MusicVAEConfig.from_dict(json.loads((out / "config.json").read_text()))
+        if saved != cfg:
+            diff = {k: (getattr(saved, k), getattr(cfg, k)) for k in MusicVAEConfig.__dataclass_fields__
+                    if k != "notes" and getattr(saved, k) != getattr(cfg, k)}
+            raise ValueError(f"{out} holds a training run of another recipe ({diff}, saved vs asked); "
+                             f"resume with the same settings or train into a new folder")
         step, history = _load_state(out, model, opt)
         log(f"resuming {out} at step {step}")
     data_info = {"n_train_windows": int(len(train_w)), "n_val_windows": int(len(val_w)),
@@ -174,8 +211,13 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
     lo, hi = cfg.transpose_range
     while step < steps:
         rng, gen = _step_rng(seed, step)
-        idx = rng.integers(0, len(train_w), size=cfg.batch_size)
-        batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi))
+        if curriculum_bars and step < curriculum_steps:
+            n = cfg.batch_size * cfg.bars // curriculum_bars
+            idx = rng.integers(0, len(train_w), size=n)
+            batch = torch.from_numpy(transpose_windows(crop_bars(train_w[idx], curriculum_bars, rng), rng, lo, hi))
+        else:
+            idx = rng.integers(0, len(train_w), size=cfg.batch_size)
+            batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi))
         m = train_step(model, opt, batch, step, gen)
         step += 1
         bar.update(1)
@@ -185,7 +227,9 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
         if step % eval_every == 0 and len(val_w):
             ev = evaluate(model, val_w[:500])
             history.append({"step": step, **{f"val_{k}": v for k, v in ev.items()}})
-            log(f"step {step}: val recon {ev['recon_accuracy']:.4f}  kl {ev['kl_bits']:.1f} bits")
+            log(f"step {step}: val greedy {ev['recon_accuracy']:.4f} (always-hold {ev['always_hold_accuracy']:.4f}), "
+                f"exact {ev['recon_exact_windows']:.3f}, nll {ev['teacher_forced_nll']:.1f}, kl {ev['kl_bits']:.1f} "
+                f"bits ({ev['kl_above_free_bits']:.1f} above free), active {ev['active_dims']}")
         if step % checkpoint_every == 0 or step == steps:
             _save_state(out, model, opt, step, history, data_info)
         if time_limit_s is not None and time.time() - t0 > time_limit_s:
