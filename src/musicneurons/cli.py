@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -12,8 +13,41 @@ class UserError(Exception):
     """An error the user can fix; printed as one line, no traceback."""
 
 
+_QUIET = False
+
+
 def _progress() -> bool:
-    return sys.stderr.isatty()
+    """Progress bars on stderr when it is a terminal, unless ``--quiet``."""
+    return sys.stderr.isatty() and not _QUIET
+
+
+def _number(kind, lo=None, hi=None, lo_open=False, hi_open=False):
+    """An argparse type: an int/float in a range, never NaN or infinite; the error names the range."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+        if kind is float and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if (lo is not None and (v < lo or (lo_open and v == lo))) or (hi is not None and (v > hi or (hi_open and v == hi))):
+            left = "(" if lo_open else "["
+            right = ")" if hi_open else "]"
+            raise argparse.ArgumentTypeError(f"{text} is outside {left}{'-inf' if lo is None else lo}, "
+                                             f"{'inf' if hi is None else hi}{right}")
+        return v
+    return parse
+
+
+COUNT = _number(int, 1)  # a positive count
+NONNEG = _number(int, 0)
+SEED = _number(int, 0, 2**32 - 1)
+
+
+def _sigma_threshold(text):
+    if text == "auto":
+        return text
+    return _number(float, 0.0, 1.0, lo_open=True)(text)
 
 
 # -- extract / random --------------------------------------------------------------------------------------
@@ -129,50 +163,113 @@ def cmd_random(a):
 def _load(a, name_attr="model", ckpt_attr="checkpoint"):
     from .model.checkpoint import load_model
 
+    name, ckpt = getattr(a, name_attr), getattr(a, ckpt_attr, None)
+    if name is None and ckpt is None:
+        raise UserError("say which model: --model NAME (see 'musicneurons models') or --checkpoint PATH")
     try:
-        return load_model(getattr(a, name_attr), checkpoint=getattr(a, ckpt_attr, None), device=a.device)
+        return load_model(name, checkpoint=ckpt, device=a.device)
     except (ValueError, FileNotFoundError, KeyError) as e:
         raise UserError(str(e).strip('"')) from None
 
 
-def read_events(path) -> "np.ndarray":
+KEY_COLUMNS = ("source", "window", "qpm")  # what identifies a window of a melody table (when present)
+
+
+def read_table(path):
+    """A melody table -> (events (N, T) int64, keys DataFrame with the table's source/window/qpm columns)."""
     import numpy as np
     import pandas as pd
+    import pyarrow.parquet as pq
 
     p = Path(path)
     if not p.exists():
         raise UserError(f"{p}: no such file")
     try:
-        t = pd.read_parquet(p, columns=["events"])
+        names = pq.read_schema(p).names
+        t = pd.read_parquet(p, columns=["events"] + [c for c in KEY_COLUMNS if c in names])
     except Exception as e:
         raise UserError(f"{p}: not a melody table with an 'events' column ({type(e).__name__})") from None
     if len(t) == 0:
         raise UserError(f"{p}: the table has no rows")
     ev = t["events"].to_list()
-    lengths = {len(e) for e in ev}
-    if len(lengths) != 1:
+    lengths = {len(e) if hasattr(e, "__len__") else -1 for e in ev}
+    if len(lengths) != 1 or -1 in lengths:
         raise UserError(f"{p}: windows have different lengths {sorted(lengths)}")
-    return np.asarray(ev, dtype=np.int64)
+    try:
+        arr = np.asarray(ev)
+    except (ValueError, TypeError):
+        raise UserError(f"{p}: the events column does not hold arrays of integers") from None
+    from .melody import validate_events
+
+    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
+        arr = arr.astype(np.int64)
+    try:
+        arr = validate_events(arr)
+    except ValueError as e:
+        raise UserError(f"{p}: {e}") from None
+    return arr, t.drop(columns=["events"])
+
+
+def read_events(path) -> "np.ndarray":
+    return read_table(path)[0]
+
+
+def _npz_path(path) -> Path:
+    """numpy adds ``.npz`` to a name without it: report the path actually written."""
+    p = Path(path)
+    return p if p.suffix == ".npz" else p.with_name(p.name + ".npz")
 
 
 def cmd_encode(a):
     import numpy as np
 
+    from .model.checkpoint import model_fingerprint
+
     model = _load(a)
-    ev = read_events(a.melodies)
+    ev, keys = read_table(a.melodies)
     if ev.shape[1] != model.cfg.max_seq_len:
         raise UserError(f"{a.melodies}: windows have {ev.shape[1]} steps but {model.cfg.name} takes "
                         f"{model.cfg.max_seq_len}")
     try:
-        z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed, precision=a.precision)
+        z, mu, sigma = model.encode(ev, batch_size=a.batch_size, seed=a.seed, precision=a.precision,
+                                    progress=_progress())
     except ValueError as e:  # e.g. bf16 on a CPU without it
         raise UserError(str(e)) from None
-    arrays = {"mu": mu, "sigma": sigma}
+    arrays = {"mu": mu, "sigma": sigma, "model": np.array(a.model or model.cfg.name),
+              "checkpoint": np.array(str(a.checkpoint or "")), "model_fingerprint": np.array(model_fingerprint(model))}
+    for col in KEY_COLUMNS:
+        if col in keys:
+            arrays[col] = keys[col].to_numpy().astype(str if col == "source" else keys[col].dtype)
     if a.z:
         arrays["z"] = z
-    Path(a.output).parent.mkdir(parents=True, exist_ok=True)
-    np.savez(a.output, **arrays)
-    print(f"encoded {len(ev)} windows with {model.cfg.name} -> {a.output} (mu, sigma: {mu.shape})")
+    out = _npz_path(a.output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(out, **arrays)
+    print(f"encoded {len(ev)} windows with {model.cfg.name} -> {out} (mu, sigma: {mu.shape})")
+
+
+def read_latents(path):
+    """latents.npz -> (mu, the other arrays as a dict); one clear error when it is not one."""
+    import numpy as np
+
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            data = {k: f[k] for k in f.files}
+        mu = data.pop("mu")
+    except Exception as e:
+        raise UserError(f"{path}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
+    if mu.ndim != 2 or mu.dtype.kind != "f" or not np.isfinite(mu).all():
+        raise UserError(f"{path}: 'mu' must be a finite float array (N, z), got {mu.dtype} {mu.shape}")
+    return mu, data
+
+
+def _midi_name(source, window, row: int) -> str:
+    """A file name from a window's source and index, safe on every file system."""
+    import re
+
+    stem = Path(str(source)).stem if source is not None else ""
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", stem)[:80].strip("._") or "row"
+    return f"{stem}_w{int(window):03d}.mid" if window is not None else f"{stem}_{row:06d}.mid"
 
 
 def cmd_decode(a):
@@ -180,27 +277,138 @@ def cmd_decode(a):
     import pandas as pd
 
     from .melody import write_midi
+    from .model.checkpoint import model_fingerprint
 
+    mu, meta = read_latents(a.latents)
+    if a.model is None and a.checkpoint is None and "model" in meta:
+        a.model = str(meta["model"])
+        a.checkpoint = str(meta.get("checkpoint", "")) or None
     model = _load(a)
+    if "model_fingerprint" in meta and str(meta["model_fingerprint"]) != model_fingerprint(model):
+        raise UserError(f"{a.latents}: latents of model {meta.get('model')} ({meta['model_fingerprint']}), not of "
+                        f"{a.model or a.checkpoint} ({model_fingerprint(model)}); decode them with their own model")
+    if mu.shape[1] != model.cfg.z_size:
+        raise UserError(f"{a.latents}: latents have {mu.shape[1]} dims but {model.cfg.name} takes {model.cfg.z_size}")
     try:
-        mu = np.load(a.latents, allow_pickle=False)["mu"]
-    except Exception as e:
-        raise UserError(f"{a.latents}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
-    try:
-        ev = model.decode(mu, temperature=a.temperature, seed=a.seed, precision=a.precision)
+        ev = model.decode(mu, temperature=a.temperature, seed=a.seed, precision=a.precision, progress=_progress())
     except ValueError as e:
         raise UserError(str(e)) from None
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
-    pd.DataFrame({"row": np.arange(len(ev)), "events": [e.tolist() for e in ev]}).to_parquet(out / "decoded.parquet")
+    table = pd.DataFrame({"row": np.arange(len(ev))})
+    for col in KEY_COLUMNS:
+        if col in meta:
+            table[col] = meta[col]
+    table["events"] = [e.tolist() for e in ev]
+    table.to_parquet(out / "decoded.parquet", index=False)
+    sources = table["source"] if "source" in table else [None] * len(ev)
+    windows = table["window"] if "window" in table else [None] * len(ev)
+    qpms = table["qpm"] if "qpm" in table else [120.0] * len(ev)
+    names = set()
+    for i, (e, src, w, q) in enumerate(zip(ev, sources, windows, qpms)):
+        name = _midi_name(src, w, i)
+        if name in names:  # two sources with the same stem
+            name = name[:-4] + f"_{i:06d}.mid"
+        names.add(name)
+        write_midi(e, out / name, qpm=float(q))
+    print(f"decoded {len(ev)} latents with {model.cfg.name} -> {out}/decoded.parquet and {len(ev)} MIDI files")
+
+
+def _write_sequence_midi(windows, path, qpm=120.0, gap_bars=1):
+    """Windows one after another (a bar of rest between) in one MIDI file."""
+    import numpy as np
+
+    from .melody import write_midi
+
+    rest = np.zeros(16 * gap_bars, np.int64)
+    rest[0] = 1  # end the previous window's last note
+    parts = []
+    for w in windows:
+        parts += [np.asarray(w, np.int64), rest]
+    return write_midi(np.concatenate(parts[:-1]), path, qpm=qpm)
+
+
+def cmd_sample(a):
+    import numpy as np
+    import pandas as pd
+
+    from .melody import write_midi
+
+    model = _load(a)
+    ev = model.sample(a.n, temperature=a.temperature, seed=a.seed)
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame({"row": np.arange(len(ev)), "events": [e.tolist() for e in ev]}).to_parquet(out / "samples.parquet")
     for i, e in enumerate(ev):
-        write_midi(e, out / f"{i:06d}.mid")
-    print(f"decoded {len(ev)} latents -> {out}/decoded.parquet and {len(ev)} MIDI files")
+        write_midi(e, out / f"sample_{i:03d}.mid", qpm=a.qpm)
+    _write_sequence_midi(ev, out / "samples_all.mid", qpm=a.qpm)
+    print(f"sampled {len(ev)} melodies from {model.cfg.name} (z ~ N(0, I), temperature {a.temperature:g}, seed "
+          f"{a.seed}) -> {out}: sample_000.mid ... and samples_all.mid")
+
+
+def cmd_interpolate(a):
+    import numpy as np
+    import pandas as pd
+
+    from .melody import write_midi
+
+    if len(a.inputs) not in (2, 4):
+        raise UserError(f"interpolate takes 2 or 4 MIDI files, got {len(a.inputs)}")
+    model = _load(a)
+    for path in a.inputs:
+        w = model.windows_of(path)
+        if not len(w):
+            reasons = ", ".join(w.rejections.get(str(path), {})) or "no window"
+            raise UserError(f"{path}: no {model.cfg.bars}-bar melody window ({reasons})")
+    try:
+        ev = model.interpolate(*a.inputs, steps=a.steps, temperature=a.temperature)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    out = Path(a.output)
+    out.mkdir(parents=True, exist_ok=True)
+    grid = len(a.inputs) == 4
+    rows = [(i // a.steps, i % a.steps) if grid else (0, i) for i in range(len(ev))]
+    pd.DataFrame({"row": [r for r, _ in rows], "column": [c for _, c in rows],
+                  "events": [e.tolist() for e in ev]}).to_parquet(out / "interpolation.parquet")
+    for (r, c), e in zip(rows, ev):
+        write_midi(e, out / (f"interp_{r:02d}_{c:02d}.mid" if grid else f"interp_{c:02d}.mid"), qpm=a.qpm)
+    _write_sequence_midi(ev, out / "interpolation_all.mid", qpm=a.qpm)
+    shape = f"a {a.steps} x {a.steps} grid" if grid else f"{a.steps} steps"
+    print(f"interpolated {shape} between {', '.join(map(str, a.inputs))} with {model.cfg.name} -> {out} "
+          f"(interpolation_all.mid holds them all in order)")
+
+
+def cmd_models(a):
+    from .model.checkpoint import SHIPPED, WEIGHTS_DIR, _empty_model
+    from .model.config import CONFIGS
+
+    print("shipped models (weights inside the package):")
+    for name, folder in SHIPPED.items():
+        path = WEIGHTS_DIR / folder
+        card = json.loads((path / "card.json").read_text()) if (path / "card.json").exists() else {}
+        size = sum(f.stat().st_size for f in path.glob("*") if f.is_file()) / 2**20 if path.exists() else 0.0
+        acc = card.get("recon_accuracy")
+        extra = f", val. greedy accuracy {acc:.3f}" if acc is not None else ""
+        print(f"  {name:22s} {card.get('config', {}).get('name', '?'):20s} {size:6.1f} MB  {path}{extra}")
+    print("Magenta configs (pass their checkpoint with --checkpoint; Google's published weights):")
+    for name, cfg in CONFIGS.items():
+        if name.startswith("mn-"):
+            continue
+        n = _empty_model(cfg).n_params()
+        kind = ("hierarchical encoder + " if cfg.enc_level_lengths else "") + (
+            "hierarchical decoder" if cfg.hierarchical else "flat decoder")
+        print(f"  {name:22s} {cfg.bars:2d} bars, z {cfg.z_size}, {kind}, {n / 1e6:.1f} M parameters")
 
 
 def cmd_convert(a):
     from .model.checkpoint import CheckpointMismatch, load_model, save_model
 
+    from .model.checkpoint import is_model_folder
+
+    if is_model_folder(a.path):
+        saved = json.loads((Path(a.path) / "config.json").read_text()).get("name")
+        raise UserError(f"{a.path} is already a musicneurons model folder (config {saved}): nothing to convert; "
+                        f"use it as it is with --checkpoint {a.path}")
     try:
         model = load_model(a.config, checkpoint=a.path)
     except (CheckpointMismatch, ValueError, FileNotFoundError, KeyError) as e:
@@ -228,7 +436,11 @@ def cmd_train(a):
     from .model.config import get_config
     from .model.train import train
 
-    cfg = get_config(a.config)
+    try:
+        cfg = get_config(a.config)
+    except KeyError as e:
+        raise UserError(str(e).strip('"')) from None
+    device = _device(a.device)
     overrides = {k: getattr(a, k) for k in ("batch_size", "free_bits", "max_beta", "beta_rate")
                  if getattr(a, k) is not None}
     if overrides:
@@ -242,7 +454,7 @@ def cmd_train(a):
     final = train(cfg, windows, sources, out, steps=a.steps, seed=a.seed, checkpoint_every=a.checkpoint_every,
                   eval_every=a.eval_every, progress=_progress() or a.progress, threads=a.threads,
                   time_limit_s=a.time_limit * 60 if a.time_limit else None,
-                  curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps)
+                  curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps, device=device)
     recipe = "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
     if a.curriculum_bars:
         recipe += f" --curriculum-bars {a.curriculum_bars} --curriculum-steps {a.curriculum_steps}"
@@ -287,7 +499,17 @@ def _settings_from_args(a):
         checkpoints={"2bar": a.checkpoint_2bar, "16bar": a.checkpoint_16bar}, keys=keys, workers=a.workers,
         seed=a.seed, sigma_threshold=a.sigma_threshold if a.sigma_threshold == "auto" else float(a.sigma_threshold),
         activation_threshold=a.activation_threshold, metrics=not a.no_metrics,
-        n_intervention_melodies=a.n_intervention_melodies)
+        n_intervention_melodies=a.n_intervention_melodies, device=_device(a.device))
+
+
+def _device(name: str) -> str:
+    from .model.checkpoint import resolve_device
+
+    try:
+        resolve_device(name)
+    except ValueError as e:
+        raise UserError(str(e)) from None
+    return name
 
 
 def cmd_reproduce(a):
@@ -352,28 +574,32 @@ def print_findings(summary: dict):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="musicneurons", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    from . import __version__
+
+    p = Parser(prog="musicneurons", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"musicneurons {__version__}")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     s = sub.add_parser("extract", help="MIDI/ABC/MusicXML files or folders (or 'builtin') -> melody windows")
     s.add_argument("sources", nargs="+", help="files, folders (searched recursively) or 'builtin'")
     s.add_argument("--bars", type=int, choices=(2, 16), default=2)
     s.add_argument("-o", "--output", required=True, help="output Parquet table")
-    s.add_argument("--per-file", type=int, default=None, help="keep at most K windows per file (seeded)")
-    s.add_argument("--files", type=int, default=None, help="sample N files at random (seeded)")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--workers", type=int, default=1, help="local worker processes (or Dask workers with --dask local)")
+    s.add_argument("--per-file", type=NONNEG, default=None, help="keep at most K windows per file (seeded; 0 = all)")
+    s.add_argument("--files", type=COUNT, default=None, help="sample N files at random (seeded)")
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--workers", type=COUNT, default=1, help="local worker processes (or Dask workers with --dask local)")
     s.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://HOST:8786")
     s.add_argument("--dask", choices=("local",), default=None, help="run on a dask.distributed.LocalCluster")
     s.add_argument("--parts", default=None, help="partition folder (default OUTPUT.parts); a rerun skips done parts")
-    s.add_argument("--partition-size", type=int, default=256, help="files per partition")
-    s.add_argument("--retries", type=int, default=2, help="retries of a failed partition before it is reported")
+    s.add_argument("--partition-size", type=COUNT, default=256, help="files per partition")
+    s.add_argument("--retries", type=NONNEG, default=2, help="retries of a failed partition before it is reported")
     s.set_defaults(fn=cmd_extract)
 
     s = sub.add_parser("random", help="the paper's random note sequences")
-    s.add_argument("--n", type=int, default=50000)
+    s.add_argument("--n", type=COUNT, default=50000)
     s.add_argument("--bars", type=int, choices=(2, 16), default=2)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(fn=cmd_random)
 
@@ -385,14 +611,14 @@ def build_parser() -> argparse.ArgumentParser:
         s.add_argument("--checkpoint", default=None, help="our folder, a Magenta TF checkpoint/.tar, or a magenta.js folder")
         s.add_argument("-o", "--output", required=True)
         s.add_argument("--device", default="cpu")
-        s.add_argument("--seed", type=int, default=0)
+        s.add_argument("--seed", type=SEED, default=0)
         s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                        help="fp32 = Magenta's numbers exactly; bf16 = about 2x faster on CPUs with AVX512-BF16, mu off by ~0.3%% of its spread")
         if name == "encode":
-            s.add_argument("--batch-size", type=int, default=512)
+            s.add_argument("--batch-size", type=COUNT, default=512)
             s.add_argument("--z", action="store_true", help="also store a sample z = mu + sigma * eps")
         else:
-            s.add_argument("--temperature", type=float, default=0.0, help="0 = greedy argmax")
+            s.add_argument("--temperature", type=_number(float, 0.0), default=0.0, help="0 = greedy argmax")
         s.set_defaults(fn=fn)
 
     s = sub.add_parser("convert", help="a Magenta checkpoint (TF or magenta.js) -> our safetensors folder")
@@ -401,51 +627,78 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True)
     s.set_defaults(fn=cmd_convert)
 
+    s = sub.add_parser("sample", help="decode N draws z ~ N(0, I) into MIDI (Magenta's --mode sample)")
+    s.add_argument("--model", default=None, help="shipped model name (see 'musicneurons models') or Magenta config")
+    s.add_argument("--checkpoint", default=None)
+    s.add_argument("--n", type=COUNT, default=8)
+    s.add_argument("--temperature", type=_number(float, 0.0), default=0.5, help="0 = greedy argmax")
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--qpm", type=_number(float, 1.0, 1000.0), default=120.0, help="tempo of the MIDI files")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.set_defaults(fn=cmd_sample)
+
+    s = sub.add_parser("interpolate", help="A.mid B.mid [C.mid D.mid] -> the melodies between them (slerp / 2-D grid)")
+    s.add_argument("inputs", nargs="+", help="2 MIDI/score files (a line) or 4 (a grid, corners A B / C D)")
+    s.add_argument("--model", default=None, help="shipped model name or Magenta config")
+    s.add_argument("--checkpoint", default=None)
+    s.add_argument("--steps", type=_number(int, 2, 64), default=11, help="points per line (a grid is steps x steps)")
+    s.add_argument("--temperature", type=_number(float, 0.0), default=0.0, help="0 = greedy argmax")
+    s.add_argument("--qpm", type=_number(float, 1.0, 1000.0), default=120.0, help="tempo of the MIDI files")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.set_defaults(fn=cmd_interpolate)
+
+    s = sub.add_parser("models", help="the shipped models and Magenta's configs")
+    s.set_defaults(fn=cmd_models)
+
     s = sub.add_parser("train", help="train a MusicVAE with Magenta's recipe")
     s.add_argument("--config", required=True)
     s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML")
     s.add_argument("-o", "--output", required=True)
-    s.add_argument("--steps", type=int, default=5000)
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--batch-size", type=int, default=None)
-    s.add_argument("--free-bits", type=float, default=None, help="override the config's free bits (KL budget, bits)")
-    s.add_argument("--max-beta", type=float, default=None, help="override the config's max KL weight")
-    s.add_argument("--beta-rate", type=float, default=None, help="beta(step) = (1 - rate^step) * max_beta")
-    s.add_argument("--curriculum-bars", type=int, default=None,
+    s.add_argument("--steps", type=COUNT, default=5000)
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--batch-size", type=COUNT, default=None)
+    s.add_argument("--free-bits", type=_number(float, 0.0), default=None, help="override the config's free bits (KL budget, bits)")
+    s.add_argument("--max-beta", type=_number(float, 0.0), default=None, help="override the config's max KL weight")
+    s.add_argument("--beta-rate", type=_number(float, 0.0, 1.0), default=None, help="beta(step) = (1 - rate^step) * max_beta")
+    s.add_argument("--curriculum-bars", type=COUNT, default=None,
                    help="hierarchical models: first train on random crops of this many bars")
-    s.add_argument("--curriculum-steps", type=int, default=0, help="steps of the curriculum")
-    s.add_argument("--threads", type=int, default=None)
-    s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--checkpoint-every", type=int, default=200)
-    s.add_argument("--eval-every", type=int, default=500)
-    s.add_argument("--time-limit", type=float, default=None, help="minutes; stop (and checkpoint) after this")
+    s.add_argument("--curriculum-steps", type=NONNEG, default=0, help="steps of the curriculum")
+    s.add_argument("--threads", type=COUNT, default=None)
+    s.add_argument("--workers", type=COUNT, default=1)
+    s.add_argument("--checkpoint-every", type=COUNT, default=200)
+    s.add_argument("--eval-every", type=COUNT, default=500)
+    s.add_argument("--time-limit", type=_number(float, 0.0, lo_open=True), default=None, help="minutes; stop (and checkpoint) after this")
     s.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("features", help="melody table -> symbolic features per window")
     s.add_argument("melodies")
     s.add_argument("-o", "--output", required=True)
     s.add_argument("--backend", choices=("native", "music21"), default="native")
-    s.add_argument("--workers", type=int, default=1)
+    s.add_argument("--workers", type=COUNT, default=1)
     s.set_defaults(fn=cmd_features)
 
     s = sub.add_parser("reproduce", help="the paper end to end: extract, random, encode, features, analyze, report")
     s.add_argument("-o", "--output", default="runs/default", help="run folder (resumes if it exists)")
     s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML (e.g. lmd_full)")
-    s.add_argument("--n-melodies", type=int, default=50000, help="at most this many real windows per model")
-    s.add_argument("--per-file", type=int, default=5, help="at most K windows per file (0 = all)")
-    s.add_argument("--n-random", type=int, default=None, help="random sequences (default: as many as real)")
+    s.add_argument("--n-melodies", type=COUNT, default=50000, help="at most this many real windows per model")
+    s.add_argument("--per-file", type=NONNEG, default=5, help="at most K windows per file (0 = all)")
+    s.add_argument("--n-random", type=COUNT, default=None, help="random sequences (default: as many as real)")
     s.add_argument("--models", default="2bar,16bar", help="which model keys to run")
     s.add_argument("--model-2bar", default=None, help="shipped name or Magenta config (default mn-mel_2bar)")
     s.add_argument("--checkpoint-2bar", default=None)
     s.add_argument("--model-16bar", default=None, help="shipped name or Magenta config (default mn-mel_16bar)")
     s.add_argument("--checkpoint-16bar", default=None)
-    s.add_argument("--sigma-threshold", default="auto", help="'auto' (gap of the sigma distribution) or a number")
-    s.add_argument("--activation-threshold", type=float, default=0.1, help="|mu| above which a dim is activated")
-    s.add_argument("--n-intervention-melodies", type=int, default=32)
+    s.add_argument("--sigma-threshold", type=_sigma_threshold, default="auto", help="'auto' (gap of the sigma distribution) or a number")
+    s.add_argument("--activation-threshold", type=_number(float, 0.0, lo_open=True), default=0.1, help="|mu| above which a dim is activated")
+    s.add_argument("--n-intervention-melodies", type=COUNT, default=32)
     s.add_argument("--no-metrics", action="store_true", help="skip the disentanglement metrics")
-    s.add_argument("--workers", type=int, default=1)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--workers", type=COUNT, default=1)
+    s.add_argument("--seed", type=SEED, default=0)
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (the models' device)")
     s.set_defaults(fn=cmd_reproduce)
 
     s = sub.add_parser("analyze", help="re-run the analysis of a run folder")
@@ -458,8 +711,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a one-line error (``musicneurons CMD: error: ...``, exit 2) instead of usage + error."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
 def main(argv=None) -> int:
+    global _QUIET
     args = build_parser().parse_args(argv)
+    _QUIET = args.quiet
     try:
         args.fn(args)
     except UserError as e:

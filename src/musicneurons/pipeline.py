@@ -121,6 +121,7 @@ class Run:
         fn()
         rec = {"key": key, "seconds": round(time.time() - t0, 2), "peak_rss_mb": round(_peak_mem_mb(), 1)}
         rec_path.write_text(json.dumps(rec))
+        self.log(f"  [done]   {name} in {rec['seconds']:.1f} s")
         self.timings[name] = {**rec, "cached": False}
 
     def model(self, key):

@@ -83,6 +83,12 @@ def _read_pretty_midi(data: bytes, name) -> NoteSeq:
         tempo_times, tempo_qpms = pm.get_tempo_changes()
     except Exception as e:  # pretty_midi/mido raise many types on corrupt files
         raise ExtractionError(name, "parse error", f"{type(e).__name__}: {e}"[:200]) from None
+    return noteseq_from_pretty_midi(pm, name, (tempo_times, tempo_qpms))
+
+
+def noteseq_from_pretty_midi(pm, name="<PrettyMIDI>", tempo_changes=None) -> NoteSeq:
+    """A ``pretty_midi.PrettyMIDI`` -> NoteSeq, as note-seq's ``midi_to_note_sequence`` (instrument = index)."""
+    tempo_times, tempo_qpms = tempo_changes if tempo_changes is not None else pm.get_tempo_changes()
     tss = [(float(ts.time), int(ts.numerator), int(ts.denominator)) for ts in pm.time_signature_changes]
     columns = []
     for idx, inst in enumerate(pm.instruments):

@@ -8,6 +8,7 @@ Nothing here unpickles anything.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -144,6 +145,41 @@ def _read_magenta(path: Path) -> dict:
     return read_tf_checkpoint(path)
 
 
+def resolve_device(device) -> torch.device:
+    """``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"`` -> a torch device that exists here, or a ValueError saying why not."""
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as e:
+        raise ValueError(f"unknown device {device!r} ({e}); use cpu, cuda, cuda:N or mps") from None
+    if dev.type == "cuda":
+        if not torch.backends.cuda.is_built():
+            raise ValueError(f"device {device!r} is not available: this PyTorch ({torch.__version__}) is built without "
+                             f"CUDA; install a CUDA build of torch or use --device cpu")
+        if not torch.cuda.is_available() or (dev.index or 0) >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r} is not available: {torch.cuda.device_count()} CUDA device(s) visible")
+    elif dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} is not available on this machine")
+    elif dev.type not in ("cpu", "cuda", "mps"):
+        raise ValueError(f"device {device!r} is not supported; use cpu, cuda, cuda:N or mps")
+    return dev
+
+
+def model_fingerprint(model: MusicVAE) -> str:
+    """sha256 (first 16 hex digits) of the config and every weight: two latents files come from the same model
+    exactly when their fingerprints agree."""
+    h = hashlib.sha256(model.cfg.to_json().encode())
+    for k, v in sorted(model.state_dict().items()):
+        h.update(k.encode())
+        h.update(v.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def is_model_folder(path) -> bool:
+    """A folder written by :func:`save_model` (``config.json`` + ``model.safetensors``)."""
+    p = Path(path)
+    return p.is_dir() and (p / "model.safetensors").is_file() and (p / "config.json").is_file()
+
+
 def load_model(name: str | None = None, checkpoint=None, device="cpu", config: str | MusicVAEConfig | None = None
                ) -> MusicVAE:
     """A model by shipped name, from our folder format, or from a Magenta checkpoint.
@@ -153,6 +189,9 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
     - ``load_model("cat-mel_2bar_big", checkpoint="cat-mel_2bar_big.tar")``: Magenta's TF checkpoint (a
       ``.tar``, a prefix or a folder) or a magenta.js folder, read without TensorFlow, with that config.
     """
+    device = resolve_device(device)
+    if checkpoint is None and name is not None and name not in SHIPPED and is_model_folder(name):
+        name, checkpoint = None, name  # load_model("path/to/folder")
     if checkpoint is None:
         if name in SHIPPED:
             folder = WEIGHTS_DIR / SHIPPED[name]

@@ -299,9 +299,19 @@ class MusicVAE(nn.Module):
     def device(self):
         return next(self.parameters()).device
 
-    def _batches(self, n, batch_size):
+    def _batches(self, n, batch_size, progress: str | bool = False):
+        """Slices of ``batch_size`` rows; a tqdm bar on stderr (in windows) when ``progress`` names the work."""
+        bar = None
+        if progress:
+            from tqdm import tqdm
+
+            bar = tqdm(total=n, desc=str(progress), unit="window", leave=False)
         for i in range(0, n, batch_size):
             yield slice(i, min(i + batch_size, n))
+            if bar is not None:
+                bar.update(min(batch_size, n - i))
+        if bar is not None:
+            bar.close()
 
     def _autocast(self, precision: str):
         """``"fp32"`` (exact, Magenta's numbers) or ``"bf16"`` (matmuls in bfloat16: about 2x faster on CPUs
@@ -315,13 +325,29 @@ class MusicVAE(nn.Module):
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
 
+    def windows_of(self, music):
+        """Music (a MIDI path, PrettyMIDI, NoteSequence, muspy.Music, music21 stream, a list of them, or events)
+        -> :class:`musicneurons.music.Windows` of this model's length, by Magenta's converter rules."""
+        from ..music import as_windows
+
+        return as_windows(music, self.cfg.bars)
+
     @torch.no_grad()
-    def encode(self, windows, batch_size: int = 512, seed: int | None = 0, precision: str = "fp32"):
+    def encode(self, windows, batch_size: int = 512, seed: int | None = 0, precision: str = "fp32",
+               progress: bool = False) -> "Encoding":
         """Encode windows (N, T) of 90-class events -> (z, mu, sigma), each float32 (N, z_size).
 
+        ``windows`` may also be music (see :meth:`windows_of`): one object can give several windows, and the
+        result's ``.windows`` says which (source, window, first bar, tempo).
         ``mu`` and ``sigma`` are deterministic; ``z = mu + sigma * eps`` with eps from ``seed``.
         ``precision="bf16"`` trades exactness for speed (see ``_autocast``).
         """
+        info = None
+        if isinstance(windows, torch.Tensor):
+            windows = windows.cpu().numpy()
+        if not (isinstance(windows, np.ndarray) and windows.dtype.kind in "iu"):
+            info = self.windows_of(windows)
+            windows = info.events
         ev = np.asarray(windows, dtype=np.int64)
         if ev.ndim != 2:
             raise ValueError(f"windows must have shape (N, {self.cfg.max_seq_len}), got {ev.shape}")
@@ -333,7 +359,7 @@ class MusicVAE(nn.Module):
         # long windows go through in smaller batches: the LSTM's per-step buffers stay in cache and memory
         # stays bounded (hierdec-mel_16bar at batch 512 would hold ~10 GB); the numbers do not depend on it
         batch_size = max(1, min(batch_size, ENCODE_MAX_STEPS // max(ev.shape[1], 1)))
-        for sl in self._batches(len(ev), batch_size):
+        for sl in self._batches(len(ev), batch_size, progress and "encode"):
             with self._autocast(precision):
                 mu, sigma = self.posterior(torch.from_numpy(ev[sl]).to(self.device))
             mus.append(mu.float().cpu().numpy())
@@ -343,36 +369,72 @@ class MusicVAE(nn.Module):
         mu = np.concatenate(mus) if mus else np.zeros((0, zs), np.float32)
         sigma = np.concatenate(sigmas) if sigmas else np.zeros((0, zs), np.float32)
         eps = np.random.default_rng(seed).standard_normal(mu.shape).astype(np.float32)
-        return mu + sigma * eps, mu, sigma
+        return Encoding(mu + sigma * eps, mu, sigma, info)
 
     @torch.no_grad()
     def decode(self, z, temperature: float = 0.0, batch_size: int = 512, seed: int | None = 0,
-               precision: str = "fp32") -> np.ndarray:
-        """Decode latents (N, z_size) -> events (N, T). temperature 0 = greedy argmax, else sampling."""
+               precision: str = "fp32", as_: str = "events", qpm=120.0, progress: bool = False):
+        """Decode latents (N, z_size) -> events (N, T). temperature 0 = greedy argmax, else sampling.
+
+        ``as_`` = ``"pretty_midi" | "note_sequence" | "muspy" | "music21"`` returns a list of music objects
+        played at ``qpm`` (one value or one per row) instead.
+        """
+        if not (temperature >= 0.0 and math.isfinite(temperature)):
+            raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+        if as_ != "events":
+            from ..music import from_events
+
+            return from_events(self.decode(z, temperature, batch_size, seed, precision, progress=progress), as_,
+                               qpm=qpm)
         z = np.asarray(z, dtype=np.float32)
         if z.ndim != 2 or z.shape[1] != self.cfg.z_size:
             raise ValueError(f"z must have shape (N, {self.cfg.z_size}), got {z.shape}")
         gen = torch.Generator(device=self.device).manual_seed(seed) if seed is not None else None
         out = []
-        for sl in self._batches(len(z), batch_size):
+        for sl in self._batches(len(z), batch_size, progress and "decode"):
             with self._autocast(precision):
                 out.append(self.generate(torch.from_numpy(z[sl]).to(self.device), temperature, gen).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0, self.cfg.max_seq_len), np.int64)
 
-    def sample(self, n: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
-        """Decode ``n`` draws z ~ N(0, I)."""
+    def sample(self, n: int, temperature: float = 1.0, seed: int = 0, as_: str = "events"):
+        """Decode ``n`` draws z ~ N(0, I) (Magenta's ``TrainedModel.sample``)."""
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
         z = np.random.default_rng(seed).standard_normal((n, self.cfg.z_size)).astype(np.float32)
-        return self.decode(z, temperature=temperature, seed=seed)
+        return self.decode(z, temperature=temperature, seed=seed, as_=as_)
 
-    def reconstruct(self, windows, temperature: float = 0.0) -> np.ndarray:
-        """Encode to mu and decode: (N, T) -> (N, T)."""
-        return self.decode(self.encode(windows)[1], temperature=temperature)
+    def reconstruct(self, windows, temperature: float = 0.0, as_: str = "events"):
+        """Encode to mu and decode: (N, T) -> (N, T); music in (see :meth:`windows_of`) keeps its tempo."""
+        enc = self.encode(windows)
+        qpm = enc.windows.qpm if enc.windows is not None else 120.0
+        return self.decode(enc.mu, temperature=temperature, as_=as_, qpm=qpm)
 
-    def interpolate(self, a, b, steps: int = 11, temperature: float = 0.0) -> np.ndarray:
-        """Decode ``steps`` points on the slerp between the mus of windows ``a`` and ``b`` (as Magenta)."""
-        _, mu, _ = self.encode(np.stack([np.asarray(a), np.asarray(b)]))
-        zs = np.stack([slerp(mu[0], mu[1], t) for t in np.linspace(0.0, 1.0, steps)])
-        return self.decode(zs, temperature=temperature)
+    def interpolate(self, a, b, c=None, d=None, steps: int = 11, temperature: float = 0.0, as_: str = "events"):
+        """Decode points between the mus of 2 or 4 melodies (each a window or music; its first window is used).
+
+        2 inputs: ``steps`` points on the slerp from ``a`` to ``b`` (Magenta's ``music_vae_generate``).
+        4 inputs: a ``steps x steps`` bilinear grid with ``a, b, c, d`` at the top-left, top-right, bottom-left and
+        bottom-right corners (magenta.js), row by row: ``steps**2`` results.
+        """
+        if steps < 2:
+            raise ValueError(f"steps must be >= 2, got {steps}")
+        corners = [x for x in (a, b, c, d) if x is not None]
+        if len(corners) not in (2, 4):
+            raise ValueError(f"interpolate takes 2 or 4 melodies, got {len(corners)}")
+        mus = []
+        for x in corners:
+            w = self.windows_of(x)
+            if not len(w):
+                raise ValueError(f"no {self.cfg.bars}-bar window in {w.rejections or x}")
+            mus.append(self.encode(w.events[:1])[1][0])
+        t = np.linspace(0.0, 1.0, steps)
+        if len(mus) == 2:
+            zs = np.stack([slerp(mus[0], mus[1], ti) for ti in t])
+        else:
+            top = (1 - t)[:, None] * mus[0] + t[:, None] * mus[1]
+            bottom = (1 - t)[:, None] * mus[2] + t[:, None] * mus[3]
+            zs = ((1 - t)[:, None, None] * top[None] + t[:, None, None] * bottom[None]).reshape(-1, len(mus[0]))
+        return self.decode(zs.astype(np.float32), temperature=temperature, as_=as_)
 
     @torch.no_grad()
     def teacher_forced_logits(self, z, windows) -> np.ndarray:
@@ -383,6 +445,20 @@ class MusicVAE(nn.Module):
 
     def n_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
+
+
+class Encoding(tuple):
+    """``(z, mu, sigma)``, each (N, z_size) float32 -- unpacks like a tuple -- plus ``windows``: the
+    :class:`musicneurons.music.Windows` encoded when music was given (None for event arrays)."""
+
+    def __new__(cls, z, mu, sigma, windows=None):
+        self = super().__new__(cls, (z, mu, sigma))
+        self.windows = windows
+        return self
+
+    z = property(lambda self: self[0])
+    mu = property(lambda self: self[1])
+    sigma = property(lambda self: self[2])
 
 
 def slerp(p0, p1, t: float) -> np.ndarray:

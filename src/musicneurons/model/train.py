@@ -78,10 +78,10 @@ def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.
         g["lr"] = learning_rate(cfg, step)
     model.train()
     if batch.shape[1] == cfg.max_seq_len:
-        mu, sigma = model.posterior(batch)
+            mu, sigma = model.posterior(batch)
     else:
         mu, sigma = model.encoder(model.one_hot(batch))
-    eps = torch.randn(mu.shape, generator=gen)
+    eps = torch.randn(mu.shape, generator=gen).to(mu.device)  # drawn on the CPU: the same noise on every device
     z = mu + sigma * eps
     p = sampling_probability(cfg, step)
     if p > 0.0:
@@ -118,10 +118,10 @@ def evaluate(model: MusicVAE, windows: np.ndarray, batch_size: int = 256) -> dic
     kl_bits = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
     nll = []
     for i in range(0, len(windows), batch_size):
-        ev = torch.from_numpy(np.asarray(windows[i:i + batch_size], np.int64))
-        lg = model.logits(torch.from_numpy(mu[i:i + batch_size]), ev)
+        ev = torch.from_numpy(np.asarray(windows[i:i + batch_size], np.int64)).to(model.device)
+        lg = model.logits(torch.from_numpy(mu[i:i + batch_size]).to(model.device), ev)
         nll.append(F.cross_entropy(lg.reshape(-1, lg.shape[-1]), ev.reshape(-1), reduction="none")
-                   .view(ev.shape).sum(1).numpy())
+                   .view(ev.shape).sum(1).cpu().numpy())
     return {
         "recon_accuracy": float((recon == windows).mean()),
         "always_hold_accuracy": float((np.asarray(windows) == 0).mean()),  # predicting "hold" at every step
@@ -151,7 +151,7 @@ def _save_state(folder: Path, model, opt, step: int, history: list, extra: dict)
 def _load_state(folder: Path, model, opt) -> tuple[int, list]:
     from .checkpoint import load_model
 
-    loaded = load_model(checkpoint=folder)
+    loaded = load_model(checkpoint=folder, device=model.device)
     model.load_state_dict(loaded.state_dict())
     meta = json.loads((folder / "train_state.json").read_text())
     flat = load_file(str(folder / "optimizer.safetensors"))
@@ -168,7 +168,8 @@ def _load_state(folder: Path, model, opt) -> tuple[int, list]:
 def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
           checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
           progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
-          log=print, log_every: int = 50, curriculum_bars: int | None = None, curriculum_steps: int = 0) -> dict:
+          log=print, log_every: int = 50, curriculum_bars: int | None = None, curriculum_steps: int = 0,
+          device="cpu") -> dict:
     """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
 
     ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
@@ -191,7 +192,7 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
         raise ValueError("no training windows")
     val_w = val_w[np.random.default_rng(seed).permutation(len(val_w))[:max_val]]
     torch.manual_seed(seed)
-    model = MusicVAE(cfg)
+    model = MusicVAE(cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     step, history = 0, []
     if (out / "train_state.json").exists():
@@ -215,9 +216,10 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
             n = cfg.batch_size * cfg.bars // curriculum_bars
             idx = rng.integers(0, len(train_w), size=n)
             batch = torch.from_numpy(transpose_windows(crop_bars(train_w[idx], curriculum_bars, rng), rng, lo, hi))
+            batch = batch.to(device)
         else:
             idx = rng.integers(0, len(train_w), size=cfg.batch_size)
-            batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi))
+            batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi)).to(device)
         m = train_step(model, opt, batch, step, gen)
         step += 1
         bar.update(1)

@@ -86,26 +86,59 @@ class RunFolder:
         with np.load(p, allow_pickle=False) as f:
             return f["mu"]
 
-    def timings(self) -> dict:
+    def stage_records(self) -> dict[str, dict]:
+        """``stages/<name>.json`` by stage name: the key, compute seconds and peak memory of the run that
+        computed each stage (a cached rerun leaves them as they are; ``timings.json`` is not one)."""
         out = {}
         for p in sorted((self.root / "stages").glob("*.json")):
             if p.name == "timings.json":
                 continue
             try:
-                out[p.stem] = json.loads(p.read_text())
+                rec = json.loads(p.read_text())
             except json.JSONDecodeError:
                 continue
+            if isinstance(rec, dict):
+                out[p.stem] = rec
+        return out
+
+    def last_reproduce(self) -> dict | None:
+        """``stages/timings.json``: what the last finished ``reproduce`` did (per stage ``cached``, and its
+        ``total_seconds`` wall time, which is a cached rerun's when nothing was recomputed); None if absent."""
         t = self.root / "stages" / "timings.json"
-        if t.exists():
-            try:
-                saved = json.loads(t.read_text())
-                for k, v in saved.items():
-                    if isinstance(v, dict):
-                        out[k] = {**out.get(k, {}), **v}
-                    else:
-                        out[k] = v
-            except json.JSONDecodeError:
-                pass
+        try:
+            saved = json.loads(t.read_text()) if t.exists() else None
+        except json.JSONDecodeError:
+            return None
+        return saved if isinstance(saved, dict) else None
+
+    def compute_stages(self) -> dict[str, dict]:
+        """The stage records behind this report's results: the stages of its model keys (``melodies_2bar``,
+        ``encode_2bar_real``, ... ``analyze_2bar``); not the report's own build, not other keys' leftovers."""
+        keys = set(self.keys)
+        return {k: v for k, v in self.stage_records().items() if keys & set(k.split("_"))}
+
+    def run_time(self) -> dict:
+        """How long the results took to compute, and whether this build only reuses cached stages.
+
+        ``seconds``: the sum of the compute stages' recorded times (``None`` without records).
+        ``rebuilt``: True when the last finished ``reproduce`` (``timings.json``) already had every one
+        of these records unchanged, i.e. nothing was computed since: this page is rebuilt from cached
+        stages (``musicneurons report``, or a ``reproduce`` that only rebuilt the report). A ``reproduce``
+        that computes a stage builds its report before writing ``timings.json``, so it differs there.
+        """
+        recs = self.compute_stages()
+        secs = [float(r["seconds"]) for r in recs.values() if isinstance(r.get("seconds"), (int, float))]
+        last = self.last_reproduce()
+        rebuilt = bool(recs) and last is not None and all(
+            isinstance(last.get(k), dict) and last[k].get("key") == r.get("key")
+            and last[k].get("seconds") == r.get("seconds") for k, r in recs.items())
+        out = {"seconds": round(sum(secs), 2) if secs else None, "n_stages": len(recs), "rebuilt": rebuilt,
+               "last_wall_seconds": None, "last_cached": None, "last_n_stages": None}
+        if last is not None:
+            stages = {k: v for k, v in last.items() if isinstance(v, dict)}
+            out["last_wall_seconds"] = last.get("total_seconds")
+            out["last_cached"] = sum(bool(v.get("cached")) for v in stages.values())
+            out["last_n_stages"] = len(stages)
         return out
 
 
@@ -210,15 +243,18 @@ def neurons_part(run: RunFolder, key: str, s: dict) -> str:
     if prof is not None and thr is not None:
         figs += figure(F.sigma_vs_spread(prof, thr),
                        "Each latent dim: mean σ over the real inputs (x) against the spread (std) of μ (y). Music "
-                       "neurons sit left of the threshold with a wide μ; noise neurons at σ≈1, μ≈0.",
-                       {"sigma_threshold": thr, "rule": s.get("sigma_threshold_rule"), "n_inputs": s.get("n_real")})
+                       "neurons sit left of the threshold with a wide μ; noise neurons at σ≈1, μ≈0. The top five "
+                       "ranks are circled and named on the right.",
+                       {"sigma_threshold": thr, "rule": s.get("sigma_threshold_rule"), "n_inputs": s.get("n_real")},
+                       kind="sigma-scatter")
     sweep = run.csv(key, "sweep.csv")
     if sweep is not None and thr is not None:
         figs += figure(F.threshold_sweep(sweep, thr, n, ci),
                        "How the count depends on the σ threshold (sweep.csv) and the bootstrap interval of the "
                        "count at the chosen threshold.",
                        {"thresholds": f"{sweep['sigma_threshold'].min():.2f}..{sweep['sigma_threshold'].max():.2f}",
-                        "bootstrap": (s.get("settings") or {}).get("profile", {}).get("n_bootstrap")})
+                        "bootstrap": (s.get("settings") or {}).get("profile", {}).get("n_bootstrap")},
+                       kind="threshold-sweep")
     neurons = s.get("music_neurons") or []
     if neurons:
         rows = [(_neuron_cell(m["rank"], m["latent_index"]), m["var_mu"], m["mean_sigma"], m.get("kl"),
@@ -251,7 +287,8 @@ def correlations_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
         off = m.to_numpy(dtype=float)[~np.eye(m.shape[0], dtype=bool)]
         cap += f". Mean |off-diagonal| = {np.nanmean(np.abs(off)):.3f}."
         out += figure(F.square_heatmap(shown, _labels(shown.index, ranks), title, vmin=vmin, vmax=1.0, cmap=cmap),
-                      cap, {"phik_bins": cset.get("phik_bins")} if name == "phik" else {"estimator": "Pearson"})
+                      cap, {"phik_bins": cset.get("phik_bins")} if name == "phik" else {"estimator": "Pearson"},
+                      kind="neuron-heatmap")
     if not out:
         out = empty("Fewer than two music neurons: no correlation matrix.")
     return section(f"neuron-correlations-{key}", "Are the music neurons independent?",
@@ -269,12 +306,13 @@ def features_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     ph = _ordered(ph, ranks)
     shown = ph.iloc[:MAX_HEATMAP]
     cap = ("phik between each music neuron's μ (rows, by rank) and each feature (columns grouped pitch | rhythm | "
-           "melody; constant features dropped).")
+           "melody; constant features dropped), labelled by feature id and name.")
     if shown.shape[0] < ph.shape[0]:
         cap += f" Top {shown.shape[0]} of {ph.shape[0]} analysed neurons shown."
-    body = figure(F.feature_heatmap(shown, _labels(shown.index, ranks), run.categories), cap,
+    body = figure(F.feature_heatmap(shown, _labels(shown.index, ranks), run.categories, run.names), cap,
                   {"phik_bins": cset.get("phik_bins"), "binning": cset.get("phik_binning"),
-                   "noise_correction": cset.get("phik_noise_correction"), "n_samples": cset.get("n_samples")})
+                   "noise_correction": cset.get("phik_noise_correction"), "n_samples": cset.get("n_samples")},
+                  kind="feature-heatmap")
     top = run.csv(key, "top_features.csv")
     if top is not None and len(top):
         rows = []
@@ -308,7 +346,7 @@ def attributes_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
             + ", ".join(f"{esc(k)} {v}" for k, v in w.items()) + ".")
     body = figure(F.attributes_plot(a, run.categories),
                   "Per feature: held-out |Spearman| of the best single neuron (x) against the projection on the "
-                  "attribute vector (y).", aset)
+                  "attribute vector (y).", aset, kind="attributes")
     rows = []
     for r in a.sort_values("best_neuron_spearman", ascending=False, na_position="last").itertuples():
         bn = r.best_neuron
@@ -333,7 +371,7 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
     if neurons and mu_r is not None and mu_x is not None:
         body += figure(F.mu_histograms(mu_r, mu_x, [(m["rank"], m["latent_index"]) for m in neurons]),
                        "μ of the key music neurons for real melodies vs random note sequences.",
-                       {"bins": 40, "edges": "common, min..max of both", "density": True})
+                       {"bins": 40, "edges": "common, min..max of both", "density": True}, kind="mu-histograms")
     elif not neurons:
         body += empty("No music neurons at this threshold: no key-neuron histograms.")
     counts = run.csv(key, "activation.csv")
@@ -342,12 +380,13 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
         body += '<div class="grid">' + figure(
             F.activation_counts(counts, n_music, (s.get("n_dims") or 0) - n_music),
             f"Activated neurons (|μ| &gt; {fmt(thr)}) per input. The paper: both kinds activate most music "
-            "neurons, random sequences activate many more noise neurons.", {"activation_threshold": thr})
+            "neurons, random sequences activate many more noise neurons.", {"activation_threshold": thr},
+            kind="activation-counts", wide=True)
         roc = run.csv(key, "roc.csv")
         if roc is not None and len(roc):
             body += figure(F.roc_plot(roc, act.get("auc")),
                            "Detector “is this music?”: score = −(activated noise neurons).",
-                           {"auc": act.get("auc"), "cut": act.get("noise_count_cut")})
+                           {"auc": act.get("auc"), "cut": act.get("noise_count_cut")}, kind="roc")
         body += "</div>"
     else:
         body += empty("No activation counts (random inputs were not encoded).")
@@ -409,7 +448,7 @@ def interventions_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
                        "Sweep one music neuron across its observed range (others held at each melody's μ), decode "
                        "greedily and recompute the features: the features that move most per neuron (range of the "
                        "mean response / pooled std over melodies).",
-                       {k: tset.get(k) for k in ("n_values", "quantiles", "n_melodies")})
+                       {k: tset.get(k) for k in ("n_values", "quantiles", "n_melodies")}, kind="traversal")
     else:
         body += empty("No traversals (no music neurons at this threshold, or interventions not run).")
     ex = run.parquet(key, "interventions.parquet")
@@ -428,7 +467,7 @@ def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
 
     def cell(r, ev, title):
         href = f"../analysis/{key}/{r['midi']}"
-        return (f'<div class="roll">{img(F.piano_roll_png(ev, None, lo, hi), title)}'
+        return (f'<div class="roll">{img(F.piano_roll_png(ev, None, lo, hi), title, kind="piano-roll")}'
                 f'<div>{play_button(ev, SECONDS_PER_STEP)}{esc(title)} · <a href="{esc(href)}">MIDI</a></div></div>')
 
     cls = "rolls" if evs[0].size <= 64 else "rolls wide"
@@ -445,7 +484,8 @@ def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
         out += f'<div class="{cls}">' + "".join(
             cell(r, np.asarray(r["events"], int), f"step {int(r['step'])}: μ = {r['value']:+.2f}")
             for _, r in g.iterrows()) + "</div>"
-    out += (f'<p class="settings">pitch axis MIDI {lo}–{hi}; grey lines = bar lines; “play” uses a simple '
+    out += (f'<p class="settings">pitch axis {F.note_name(lo)}–{F.note_name(hi)} (MIDI {lo}–{hi}, C4 = 60); '
+            "grey lines = bar lines, darker cells = note onsets; “play” uses a simple "
             f"synthesizer in the page (120 qpm); MIDI files are in analysis/{esc(key)}/interventions/ (links "
             "relative to this report).</p>")
     return out
@@ -468,7 +508,8 @@ def neuron_ablation_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
         return section(f"neuron-ablation-{key}", title, empty(
             f"Setting any of the {eff.shape[0]} music neurons to 0 changed no decoded feature "
             f"({fmt(nset.get('n_melodies'))} melodies)."), level=3)
-    body = figure(F.ablation_heatmap(shown, _labels(shown.index, ranks), run.categories), cap, nset)
+    body = figure(F.ablation_heatmap(shown, _labels(shown.index, ranks), run.categories, run.names), cap, nset,
+                  kind="ablation-heatmap")
     return section(f"neuron-ablation-{key}", title, body, level=3)
 
 
@@ -484,7 +525,8 @@ def metrics_part(run: RunFolder, key: str, s: dict) -> str:
     body = '<div class="grid"><div>' + table([(k, m[k]) for k in keys], ["metric (music neurons × features)",
                                                                        "value"], numeric=(1,)) + "</div>"
     body += figure(F.metrics_bar(m), "The metrics on the music neurons' μ against the feature table.",
-                   {k: json.dumps(v) if isinstance(v, dict) else v for k, v in mset.items()}) + "</div>"
+                   {k: json.dumps(v) if isinstance(v, dict) else v for k, v in mset.items()},
+                   kind="metrics") + "</div>"
     pf = m.get("per_factor") or {}
     if pf:
         rows = sorted(((f, run.categories.get(f), v.get("mig"), v.get("sap"), v.get("interpretability"))
@@ -542,16 +584,16 @@ def twinkle_section(run: RunFolder) -> str:
         from ..analysis.twinkle import twinkle_events
 
         ev = twinkle_events(2 if key == "2bar" else 16)
-        body += (f'<div class="roll" style="max-width:{300 if key == "2bar" else 560}px">'
-                 f'{img(F.piano_roll_png(ev), "Twinkle piano roll")}<div>{play_button(ev, SECONDS_PER_STEP)}'
-                 f"the input melody</div></div>")
+        body += (f'<div class="roll single{"" if key == "2bar" else " wide"}">'
+                 f'{img(F.piano_roll_png(ev), "Twinkle piano roll", kind="piano-roll")}'
+                 f"<div>{play_button(ev, SECONDS_PER_STEP)}the input melody</div></div>")
         if len(music) == 0:
             body += empty("No music neurons at this threshold: nothing to compare.")
             continue
         bars = "2" if key == "2bar" else "16"
         body += figure(F.twinkle_plot(tw), f"“Twinkle, Twinkle, Little Star” (first {bars} "
                        "bars) encoded: its μ and σ on each music neuron (by rank) against the real inputs.",
-                       {"neurons_shown": min(40, len(music))})
+                       {"neurons_shown": min(40, len(music))}, kind="twinkle")
         rows = [(_neuron_cell(r.rank, r.latent_index), r.twinkle_mu, r.mu_percentile, r.pop_mean_mu, r.pop_std_mu,
                  r.twinkle_sigma) for r in music.itertuples()]
         body += _split_table(rows, ["neuron", "Twinkle μ", "μ percentile in population", "population mean μ",
@@ -582,16 +624,58 @@ def settings_section(run: RunFolder) -> str:
 
 
 def timings_section(run: RunFolder) -> str:
-    t = run.timings()
-    rows = [(k, v.get("seconds"), v.get("peak_rss_mb"), v.get("cached")) for k, v in t.items() if isinstance(v, dict)]
+    recs = run.stage_records()
+    compute = run.compute_stages()
+    last = run.last_reproduce() or {}
+    rt = run.run_time()
+
+    def cached(k, r):
+        v = last.get(k)
+        return v.get("cached") if isinstance(v, dict) and v.get("key") == r.get("key") else None
+
+    rows = [(k, r.get("seconds"), r.get("peak_rss_mb"), cached(k, r)) for k, r in recs.items() if k in compute]
     if rows:
-        body = table(rows, ["stage", "seconds", "peak memory (MB, RSS)", "cached on the last run"], numeric=(1, 2))
+        rows.append(("all stages: the results", rt["seconds"], max((r[2] or 0) for r in rows) or None, None))
+        if "report" in recs:  # the previous build of this page, not counted above
+            r = recs["report"]
+            rows.append(("report (a build of this page; not counted)", r.get("seconds"), r.get("peak_rss_mb"),
+                         cached("report", r)))
+        body = table(rows, ["stage", "seconds", "peak memory (MB, RSS)", "cached on the last reproduce"],
+                     numeric=(1, 2))
     else:
         body = empty("No stage records in stages/.")
-    if isinstance(t.get("total_seconds"), (int, float)):
-        body += f"<p>Total wall time of the last reproduce: {fmt(t['total_seconds'], 1)} s.</p>"
+    if rt["last_wall_seconds"] is not None:
+        body += (f"<p>The last <code>musicneurons reproduce</code> on this folder took "
+                 f"{fmt(rt['last_wall_seconds'], 1)} s wall time, with {rt['last_cached']} of "
+                 f"{rt['last_n_stages']} stages cached (stages/timings.json); the stage times above are those of "
+                 "the runs that computed each stage.</p>")
     return section("timings", "Timings", body,
-                   lead="Wall time and peak resident memory of each pipeline stage (stages/*.json).")
+                   lead="Compute time and peak resident memory of each pipeline stage, as recorded by the run that "
+                        "computed it (stages/*.json; a cached rerun keeps these records).")
+
+
+def footer_html(run: RunFolder) -> str:
+    """The page footer: the version, the folder, and the time the results took to compute.
+
+    The time is the sum of the stage records (:meth:`RunFolder.run_time`), not a cached rerun's wall
+    time; a page rebuilt from cached stages says so.
+    """
+    ver = run.run_settings.get("versions", {}).get("musicneurons", "?")
+    rt = run.run_time()
+    out = (f"<p>Built by musicneurons {esc(ver)} from the run folder “{esc(run.root.name)}” "
+           "(figures: matplotlib; no network needed). Rebuild with <code>musicneurons report RUN_DIR</code>.</p>")
+    if rt["seconds"] is None:
+        return out + '<p id="run-time" data-rebuilt="unknown">No stage records in stages/: compute time unknown.</p>'
+    out += (f'<p id="run-time" data-seconds="{rt["seconds"]:.2f}" data-rebuilt="{"yes" if rt["rebuilt"] else "no"}">'
+            f"Results computed in <b>{fmt(rt['seconds'], 1)} s</b>: the sum of the {rt['n_stages']} stage "
+            "records' compute times (stages/*.json; building this page not included).")
+    if rt["rebuilt"]:
+        out += (" <b>This page was rebuilt from cached stages</b>: nothing was recomputed for it")
+        if rt["last_wall_seconds"] is not None:
+            out += (f"; the last <code>reproduce</code> took {fmt(rt['last_wall_seconds'], 1)} s wall time with "
+                    f"{rt['last_cached']} of {rt['last_n_stages']} stages cached")
+        out += "."
+    return out + "</p>"
 
 
 def render(run: RunFolder) -> str:
@@ -603,10 +687,7 @@ def render(run: RunFolder) -> str:
         toc.append((f"model-{key}", f"{key} model"))
     sections += [twinkle_section(run), settings_section(run), timings_section(run)]
     toc += [("twinkle", "Twinkle"), ("settings", "Settings"), ("timings", "Timings")]
-    ver = run.run_settings.get("versions", {}).get("musicneurons", "?")
-    footer = (f"Built by musicneurons {esc(ver)} from the run folder “{esc(run.root.name)}” "
-              "(figures: matplotlib; no network needed). Rebuild with <code>musicneurons report RUN_DIR</code>.")
-    return page("musicneurons report", header_html(run), toc, "".join(sections), footer)
+    return page("musicneurons report", header_html(run), toc, "".join(sections), footer_html(run))
 
 
 def build_report(run_dir) -> Path:

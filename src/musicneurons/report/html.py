@@ -64,15 +64,20 @@ details { margin:6px 0 14px; } summary { cursor:pointer; color:var(--accent); }
 pre.json { background:var(--panel); border:1px solid var(--line); padding:10px; font-size:.78rem; overflow:auto;
            max-height:480px; }
 .grid > figure { flex: 1 1 0; min-width: 380px; }
+.grid > figure.wide { flex-basis: 100%; }
 .grid > div { flex: 0 1 auto; }
-.rolls { display:grid; grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)); gap:10px; }
-.rolls.wide { grid-template-columns: repeat(auto-fill, minmax(360px, 1fr)); }
-.roll { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:6px; font-size:.8rem; }
+/* piano rolls: at least 400 px wide (two per row on a 1400 px page), 16-bar ones wider */
+.rolls { display:grid; grid-template-columns: repeat(auto-fill, minmax(min(400px, 100%), 1fr)); gap:10px; }
+.rolls.wide { grid-template-columns: repeat(auto-fill, minmax(min(560px, 100%), 1fr)); }
+.roll { background:var(--panel); border:1px solid var(--line); border-radius:6px; padding:6px; font-size:.8rem;
+        min-width:0; }
 .roll img { width:100%; height:auto; display:block; }
+.roll.single { max-width:620px; } .roll.single.wide { max-width:1180px; }
 button.play { font-size:.75rem; padding:1px 8px; margin-right:6px; border:1px solid var(--accent); color:var(--accent);
               background:#fff; border-radius:10px; cursor:pointer; }
 button.play:hover { background:var(--accent); color:#fff; }
-footer { color:var(--muted); font-size:.8rem; padding:20px 40px; border-top:1px solid var(--line); }
+footer { color:var(--muted); font-size:.85rem; padding:20px 40px; border-top:1px solid var(--line); }
+footer p { margin:4px 0; max-width:110ch; } footer b { color:var(--ink); }
 """
 
 # Marks the page once every image has decoded (checked by the headless-browser test).
@@ -187,10 +192,11 @@ def table(rows: Sequence[Sequence] | pd.DataFrame, header: Sequence[str] | None 
     return "".join(out)
 
 
-def img(png: bytes, alt: str, width: int | None = None) -> str:
-    """An ``<img>`` holding a PNG as a base64 data URI."""
+def img(png: bytes, alt: str, width: int | None = None, kind: str | None = None) -> str:
+    """An ``<img>`` holding a PNG as a base64 data URI; ``kind`` becomes ``data-fig`` (which figure it is)."""
     w = f' width="{int(width)}"' if width else ""
-    return (f'<img alt="{esc(alt)}"{w} src="data:image/png;base64,'
+    k = f' data-fig="{esc(kind)}"' if kind else ""
+    return (f'<img alt="{esc(alt)}"{w}{k} src="data:image/png;base64,'
             f'{base64.b64encode(png).decode("ascii")}">')
 
 
@@ -202,18 +208,24 @@ def settings_line(settings: dict | None) -> str:
     return f'<div class="settings">settings: {parts}</div>'
 
 
-def figure(png: bytes | None, caption: str, settings: dict | None = None, alt: str | None = None) -> str:
-    """A figure with its caption and the settings it used (a note instead when ``png`` is None)."""
+def figure(png: bytes | None, caption: str, settings: dict | None = None, alt: str | None = None,
+           kind: str | None = None, wide: bool = False) -> str:
+    """A figure with its caption and the settings it used (a note instead when ``png`` is None).
+
+    ``kind`` names the figure (``data-fig`` of its image); ``wide`` gives it a whole row of a grid.
+    """
     if png is None:
         return f'<p class="empty">{caption}</p>'
-    return (f"<figure>{img(png, alt or _strip_tags(caption))}<figcaption>{caption}{settings_line(settings)}"
-            f"</figcaption></figure>")
+    cls = ' class="wide"' if wide else ""
+    return (f"<figure{cls}>{img(png, alt or _strip_tags(caption), kind=kind)}<figcaption>{caption}"
+            f"{settings_line(settings)}</figcaption></figure>")
 
 
 def _strip_tags(s: str) -> str:
+    """Plain text of an HTML caption (tags dropped, entities decoded; escaped again by :func:`img`)."""
     import re
 
-    return re.sub(r"<[^>]+>", "", s)[:200]
+    return html.unescape(re.sub(r"<[^>]+>", "", s))[:200]
 
 
 def empty(text: str) -> str:
