@@ -25,6 +25,8 @@ Files written (all read back by the report without recomputation):
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,6 +79,18 @@ def intervention_examples(model, mu, order, population_mu, folder: Path, n_neuro
     return pd.DataFrame(rows)
 
 
+class _SubSteps:
+    """Prints each analysis sub-step when it starts and its wall time when it ends."""
+
+    def __init__(self, log, key):
+        self.log, self.key, self.name, self.t0 = log, key, None, 0.0
+
+    def start(self, name):
+        if self.name is not None:
+            self.log(f"           {self.key} {self.name}: {time.time() - self.t0:.1f} s")
+        self.name, self.t0 = name, time.time()
+
+
 def analyze_run_model(run, key: str) -> dict:
     """Analyze one model of a :class:`musicneurons.pipeline.Run`; writes tables and returns the summary."""
     from .analysis import analyze_latents, summarize_model
@@ -108,17 +122,23 @@ def analyze_run_model(run, key: str) -> dict:
     rng = np.random.default_rng(s.seed)
     n_abl = min(len(events), 1000 if bars == 2 else 250)  # 16-bar greedy decodes cost ~8x more
     abl_idx = np.sort(rng.choice(len(events), n_abl, replace=False))
+    clock = _SubSteps(run.log, key)
+    clock.start("profile, phik, attribute vectors" + (", disentanglement metrics" if s.metrics else ""))
     a = analyze_latents(
         mu, sigma, features, categories, mu_random=mu_random,
         sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
         metrics=s.metrics, twinkle_mu=t_mu[0], twinkle_sigma=t_sigma[0], random_state=s.seed,
+        progress=sys.stderr.isatty(),
     )
+    clock.start(f"noise ablation ({n_abl} greedy decodes)")
     # ablation of noise neurons and interventions on a subsample (decoding is the cost)
     from .analysis import NeuronAblation, Traversal, ablate_noise
 
     a.ablation = ablate_noise(events[abl_idx], mu[abl_idx], ~a.profile.music_mask_, decode_fn)
     order = a.profile.order_
     if order.size:
+        clock.start(f"interventions ({min(MAX_ABLATED, order.size)} ablations, {min(s.n_traversed, order.size)} "
+                    f"traversals on {min(s.n_intervention_melodies, len(mu))} melodies)")
         pick = np.sort(rng.choice(len(mu), min(s.n_intervention_melodies, len(mu)), replace=False))
         a.neuron_ablation = NeuronAblation().fit(mu[pick], order[:MAX_ABLATED], decode_fn, features_fn)
         a.traversal = Traversal().fit(mu[pick], order[: s.n_traversed], decode_fn, features_fn, population_mu=mu)
@@ -132,6 +152,7 @@ def analyze_run_model(run, key: str) -> dict:
     a.settings["model"] = {"name": model.cfg.name, "checkpoint": str(s.checkpoints.get(key)),
                            "config": json.loads(model.cfg.to_json())}
 
+    clock.start(None)
     p = a.profile
     prof = pd.DataFrame({
         "latent_index": np.arange(p.n_dims_), "mean_mu": p.mean_mu_, "std_mu": p.std_mu_, "var_mu": p.var_mu_,

@@ -141,11 +141,13 @@ def cmd_extract(a):
     for r in results:
         counts.update(r.reasons)
     n_ok = sum(1 for r in results if len(r.windows))
-    print(f"{len(results)} sources, {n_ok} with windows -> {len(table)} windows of {a.bars} bars in {out}")
+    kept = table["source"].nunique() if "source" in table and len(table) else 0
+    print(f"{len(results)} sources read, {n_ok} with windows -> {len(table)} windows of {a.bars} bars from {kept} "
+          f"sources in {out}" + (f" (--files {a.files}: a seeded sample of the sources)" if a.files else ""))
+    if counts:
+        print(f"rejections among all {len(results)} sources read (pieces or files; see {rej}):")
     for reason, n in counts.most_common():
         print(f"  {n:7d}  {reason}")
-    if counts:
-        print(f"rejections: {rej}")
 
 
 def cmd_random(a):
@@ -475,8 +477,10 @@ def cmd_train(a):
 def cmd_features(a):
     from .features import catalog_json, compute_features
 
-    ev = read_events(a.melodies)
+    ev, keys = read_table(a.melodies)
     df = compute_features(ev, backend=a.backend, workers=a.workers, progress=_progress())
+    for i, col in enumerate(c for c in ("source", "window") if c in keys):  # join back to the melody table
+        df.insert(i, col, keys[col].to_numpy())
     out = Path(a.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     df.to_parquet(out, index=False)

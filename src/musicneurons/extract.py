@@ -8,7 +8,9 @@ The pipeline for one source (a MIDI file or a parsed score):
 4. drop pieces whose bar is not 16 steps (only 4/4, 2/2, 8/8 ... pass)
 5. extract monophonic melodies per instrument   (note-seq ``melody_pipelines.extract_melodies`` with
    ``min_bars=1, gap_bars=1, max_steps_truncate=1600, ignore_polyphonic_notes=True, pad_end=True``)
-6. slide a 32- or 256-step window with a 1-bar hop, de-duplicate.
+6. slide a 32- or 256-step window with a 1-bar hop, de-duplicate within each piece, concatenate the pieces
+   (magenta ``data.py`` ``LegacyEventListOneHotConverter._dedupe_and_sample`` runs per piece of
+   ``split_process_and_combine``: a window found in two pieces is emitted twice).
 
 Everything a source loses is counted under a named reason (see :data:`REASONS`), in the spirit of note-seq's
 named errors, so a user can see why a file gave no windows.
@@ -111,7 +113,11 @@ class Melody:
 
 @dataclass
 class ExtractResult:
-    """Windows of one source. ``windows`` has shape (n, T); the ``info`` table has a row per window."""
+    """Windows of one source. ``windows`` has shape (n, T); the ``info`` table has a row per window.
+
+    The windows are Magenta's multiset: distinct within each piece (tempo / time-signature section, ``info``'s
+    ``piece``), but a window that occurs in several pieces is there once per piece, as in Magenta's converter.
+    """
 
     source: str
     windows: np.ndarray
@@ -370,7 +376,7 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
     if ns.pitch.size == 0:
         reasons["no notes"] += 1
         return ExtractResult(source, np.zeros((0, n_steps), np.int64), [], reasons)
-    seen: dict[tuple, dict] = {}
+    kept: list[tuple[np.ndarray, dict]] = []  # Magenta's multiset, piece after piece
     n_melodies = 0
     any_melodic = False
     for k, (piece, offset) in enumerate(split_on_time_changes(ns)):
@@ -393,6 +399,10 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
         if not (~piece.is_drum & (piece.velocity > 0)).any():
             continue
         any_melodic = True
+        # Magenta de-duplicates the windows of one piece (across its melodies and instruments) and then
+        # concatenates the pieces' windows (data.py _dedupe_and_sample, split_process_and_combine). Within a
+        # piece Magenta's order is a Python set's; ours is first occurrence (melody order, then bar).
+        seen: set[bytes] = set()
         for mel in extract_melodies(piece.pitch, start, end, piece.velocity, piece.program, piece.instrument,
                                     piece.is_drum, STEPS_PER_BAR):
             n_melodies += 1
@@ -400,18 +410,19 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
             for j, row in enumerate(wins):
                 key = row.tobytes()
                 if key not in seen:
-                    seen[key] = (row, {
+                    seen.add(key)
+                    kept.append((row, {
                         "instrument": mel.instrument, "program": mel.program, "piece": k,
                         "first_bar": mel.start_step // STEPS_PER_BAR + j,
                         "piece_offset_s": float(offset), "qpm": float(qpm),
-                    })
-    if not seen:
+                    }))
+    if not kept:
         if n_melodies:
             reasons["melody shorter than window"] += 1
         elif not reasons or any_melodic:
             reasons["no melodic notes"] += 1
-    windows = np.array([row for row, _ in seen.values()], dtype=np.int64).reshape(-1, n_steps)
-    return ExtractResult(source, windows, [info for _, info in seen.values()], reasons, n_melodies, details)
+    windows = np.array([row for row, _ in kept], dtype=np.int64).reshape(-1, n_steps)
+    return ExtractResult(source, windows, [info for _, info in kept], reasons, n_melodies, details)
 
 
 def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:

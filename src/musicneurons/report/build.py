@@ -508,6 +508,9 @@ def neuron_ablation_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
         return section(f"neuron-ablation-{key}", title, empty(
             f"Setting any of the {eff.shape[0]} music neurons to 0 changed no decoded feature "
             f"({fmt(nset.get('n_melodies'))} melodies)."), level=3)
+    gone = [str(f) for f in shown.columns if not shown[f].notna().any()]
+    if gone:
+        cap += f" Not shown (no value for any neuron: constant on these windows): {', '.join(gone)}."
     body = figure(F.ablation_heatmap(shown, _labels(shown.index, ranks), run.categories, run.names), cap, nset,
                   kind="ablation-heatmap")
     return section(f"neuron-ablation-{key}", title, body, level=3)
@@ -623,6 +626,14 @@ def settings_section(run: RunFolder) -> str:
                    lead="Everything each number above depends on, as recorded in analysis/summary.json.")
 
 
+def _stage_order(name: str, keys) -> tuple:
+    """Sort key of a stage record: by model key, then in pipeline order."""
+    parts = name.split("_")
+    kinds = ("melodies", "random", "encode", "features", "analyze")
+    k = next((i for i, key in enumerate(keys) if key in parts), len(keys))
+    return (k, kinds.index(parts[0]) if parts[0] in kinds else len(kinds), name)
+
+
 def timings_section(run: RunFolder) -> str:
     recs = run.stage_records()
     compute = run.compute_stages()
@@ -633,15 +644,17 @@ def timings_section(run: RunFolder) -> str:
         v = last.get(k)
         return v.get("cached") if isinstance(v, dict) and v.get("key") == r.get("key") else None
 
-    rows = [(k, r.get("seconds"), r.get("peak_rss_mb"), cached(k, r)) for k, r in recs.items() if k in compute]
+    names = sorted(compute, key=lambda k: _stage_order(k, run.keys))
+    rows = [(k, recs[k].get("seconds"), recs[k].get("peak_rss_mb"), cached(k, recs[k])) for k in names]
     if rows:
         rows.append(("all stages: the results", rt["seconds"], max((r[2] or 0) for r in rows) or None, None))
         if "report" in recs:  # the previous build of this page, not counted above
             r = recs["report"]
             rows.append(("report (a build of this page; not counted)", r.get("seconds"), r.get("peak_rss_mb"),
                          cached("report", r)))
+        rows = [(a, b, c, "–" if d is None else "yes" if d else "no") for a, b, c, d in rows]
         body = table(rows, ["stage", "seconds", "peak memory (MB, RSS)", "cached on the last reproduce"],
-                     numeric=(1, 2))
+                     numeric=(1, 2), digits=1)
     else:
         body = empty("No stage records in stages/.")
     if rt["last_wall_seconds"] is not None:

@@ -29,7 +29,7 @@ DPI = 100
 FULL_PX = 1170  # image width of a full-width figure on a page >= 1400 px wide (report/html.py CSS)
 HALF_PX = 560  # image width of one of two figures side by side
 TICK_PT = 8.5  # tick labels (>= 11 px at 100 dpi)
-LABEL_CHARS = 34  # feature tick labels are cut to this many characters
+LABEL_CHARS = 36  # feature tick labels are cut to this many characters
 NOTE_NAMES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 
 plt.rcParams.update({
@@ -125,9 +125,9 @@ def square_heatmap(mat: pd.DataFrame, labels: list[str], title: str, vmin: float
     """A neuron x neuron matrix (rank order) with rank/latent labels."""
     n = mat.shape[0]
     # drawn to fit half the page unscaled; every label when they get >= 13 px each, else every step-th
-    fig, ax = plt.subplots(figsize=(4.7, 4.3))
+    fig, ax = plt.subplots(figsize=(5.25, 4.8))
     im = ax.imshow(mat.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    step = max(1, int(np.ceil(n * 13 / 330)))
+    step = max(1, int(np.ceil(n * 12.5 / 370)))
     ticks = np.arange(0, n, step)
     ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=TICK_PT - 0.5)
     ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=TICK_PT - 0.5)
@@ -156,7 +156,7 @@ def _grid_size(n: int, m: int) -> tuple[float, float, float]:
     Full page width (about ``FULL_PX`` with the labels and the colour bar), 20 px per row up to 12 in.
     """
     h = min(12.0, 0.9 + 0.2 * n)
-    return 10.2, h, (h - 0.9) * DPI / max(n, 1)
+    return 11.6, h, (h - 0.9) * DPI / max(n, 1)
 
 
 def feature_heatmap(phik: pd.DataFrame, row_labels: list[str], categories: dict, names: dict | None = None) -> bytes:
@@ -318,7 +318,7 @@ def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: 
         lo, hi = (int(rows.min()) + MIN_PITCH - 2, int(rows.max()) + MIN_PITCH + 2) if rows.size else (58, 74)
     sub = shade[lo - MIN_PITCH: hi - MIN_PITCH + 1]
     T = roll.shape[1]
-    fig, ax = plt.subplots(figsize=(5.4, 1.9))
+    fig, ax = plt.subplots(figsize=(6.9, 2.3) if T <= 64 else (6.9, 2.2))
     ax.imshow(sub, origin="lower", aspect="auto", cmap="Blues", vmin=0, vmax=1.1, interpolation="nearest",
               extent=(0, T, lo - .5, hi + .5))
     ticks = pitch_ticks(lo, hi)
@@ -342,7 +342,11 @@ def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: 
 
 def ablation_heatmap(effect: pd.DataFrame, row_labels: list[str], categories: dict,
                      names: dict | None = None) -> bytes:
-    """Standardised feature change (rows: ablated neuron, rank order; columns: features by category)."""
+    """Standardised feature change (rows: ablated neuron, rank order; columns: features by category).
+
+    Features with no value for any neuron (constant on these windows) are left out.
+    """
+    effect = effect.loc[:, effect.notna().any(axis=0)]
     cols = [f for c in ("P", "R", "M", "?") for f in effect.columns if categories.get(f, "?") == c]
     data = effect[cols].to_numpy(dtype=float)
     n, m = data.shape

@@ -162,11 +162,11 @@ def verdict_badge(v: str) -> str:
 
 
 def table(rows: Sequence[Sequence] | pd.DataFrame, header: Sequence[str] | None = None,
-          numeric: Iterable[int] = (), raw: Iterable[int] = (), cls: str = "") -> str:
+          numeric: Iterable[int] = (), raw: Iterable[int] = (), cls: str = "", digits: int = 3) -> str:
     """An HTML table. ``rows`` are sequences of cells (or a DataFrame, its columns the header).
 
     Cells in columns listed in ``raw`` are inserted as HTML; others are formatted with :func:`fmt`
-    (numeric columns, right aligned) or escaped.
+    (numeric columns, right aligned, ``digits`` decimals) or escaped.
     """
     if isinstance(rows, pd.DataFrame):
         header = list(rows.columns) if header is None else header
@@ -184,7 +184,7 @@ def table(rows: Sequence[Sequence] | pd.DataFrame, header: Sequence[str] | None 
             if j in raw:
                 cells.append(f"<td>{v}</td>")
             elif j in numeric:
-                cells.append(f'<td class="num">{fmt(v)}</td>')
+                cells.append(f'<td class="num">{fmt(v, digits)}</td>')
             else:
                 cells.append(f"<td>{esc(v) if v is not None else '–'}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
