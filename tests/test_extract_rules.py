@@ -103,6 +103,32 @@ def test_tempo_change_splits_the_sequence():
     assert len(r.windows) == 3  # 4 bars -> 3 windows; the second piece is too short
 
 
+def test_windows_deduplicated_per_piece_not_across_pieces():
+    # Magenta (data.py _dedupe_and_sample inside split_process_and_combine) de-duplicates the windows of each
+    # tempo / time-signature piece, then concatenates the pieces: a phrase in 3 pieces gives its windows 3 times
+    riff = [(60, 0, 3), (63, 3, 6), (67, 6, 8), (70, 8, 12), (67, 12, 14)]
+    phrase = [(p, a + 16 * b, e + 16 * b) for b in range(3) for p, a, e in riff]  # A A A: 2 equal windows
+    phrase += [(62, 48, 60)]  # ... then B: 3 windows, 2 distinct
+    notes = [(p, a + 80 * k, e + 80 * k) for k in range(3) for p, a, e in phrase]  # 5-bar sections
+    one_piece = extract_sequence(seq(notes), 2)
+    assert len(one_piece.windows) == 2  # one piece: the repeats are de-duplicated
+    for ts, tempos in (([(0.0, 4, 4), (s(80), 2, 2), (s(160), 4, 4)], ()),  # 4/4 -> 2/2 -> 4/4
+                       ((), [(0.0, 120.0), (s(80), 120.0), (s(160), 120.0)])):  # redundant tempos: no split
+        r = extract_sequence(seq(notes, ts=ts, tempos=tempos), 2)
+        n_pieces = 3 if ts else 1
+        assert len(r.windows) == 2 * n_pieces
+        assert len({tuple(w) for w in r.windows.tolist()}) == 2
+        assert [i["piece"] for i in r.info] == sorted(i["piece"] for i in r.info)  # piece after piece
+        assert len({(i["piece"], tuple(w)) for i, w in zip(r.info, r.windows.tolist())}) == len(r.windows)
+    # a real tempo change: 120 -> 100 -> 120 qpm, the phrase at the same steps in each piece
+    sec = [0.0, 80 * 0.125, 80 * 0.125 + 80 * 0.15]  # 80 steps at 120 qpm, 80 steps at 100 qpm
+    rows = [(p, sec[k] + (a - 80 * k) * (0.15 if k == 1 else 0.125), sec[k] + (e - 80 * k) * (0.15 if k == 1 else 0.125))
+            for k in range(3) for p, a, e in notes[len(phrase) * k:len(phrase) * (k + 1)]]
+    r = extract_sequence(NoteSeq.from_notes(rows, tempos=[(0.0, 120.0), (sec[1], 100.0), (sec[2], 120.0)]), 2)
+    assert len(r.windows) == 6 and len({tuple(w) for w in r.windows.tolist()}) == 2
+    assert [i["qpm"] for i in r.info] == [120.0] * 2 + [100.0] * 2 + [120.0] * 2
+
+
 def test_truncation_at_100_bars():
     notes = [(60 + (i % 7), 4 * i, 4 * i + 4) for i in range(4 * 120)]  # 120 bars
     r = extract_sequence(seq(notes), 2)

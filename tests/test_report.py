@@ -188,6 +188,150 @@ def test_no_music_neurons_renders(tmp_path):
     assert text.count("No music neurons at this threshold") >= 2
 
 
+@pytest.fixture(scope="module")
+def drawn(run_dir):
+    """Every figure of a report build, drawn: ``[(figure function, matplotlib Figure)]``."""
+    from musicneurons.report import figures as F
+
+    figs = []
+    save = F.to_png
+
+    def spy(fig):
+        fig.canvas.draw()
+        figs.append((sys._getframe(1).f_code.co_name, fig))
+        return save(fig)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(F, "to_png", spy)
+        build_report(run_dir)
+    return figs
+
+
+def _figs(drawn, name):
+    out = [f for n, f in drawn if n == name]
+    assert out, f"no {name} figure in the report"
+    return out
+
+
+def _pngs(text: str, kind: str) -> list[tuple[int, int]]:
+    """(width, height) in px of the PNGs of the report's ``data-fig=kind`` images."""
+    out = []
+    for src in re.findall(rf'<img [^>]*data-fig="{kind}"[^>]*src="data:image/png;base64,([^"]+)"', text):
+        png = base64.b64decode(src)
+        out.append((int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")))
+    return out
+
+
+def test_heatmap_labels_name_the_features(run_dir, drawn):
+    names = {c["id"]: c["name"] for c in json.loads((run_dir / "features" / "catalog.json").read_text())}
+    for fn in ("feature_heatmap", "ablation_heatmap"):
+        for fig in _figs(drawn, fn):
+            ax = fig.axes[0]
+            xl = ax.get_xticklabels()
+            labels = [t.get_text() for t in xl]
+            assert len(labels) == ax.images[0].get_array().shape[1], "one label per feature column"
+            named = 0
+            for lab in labels:
+                code = lab.split(" ", 1)[0]
+                assert code in names, lab
+                full = f"{code} {names[code]}"
+                if lab != code:
+                    named += 1
+                    assert lab == full or (lab.endswith("…") and full.startswith(lab[:-1])), (lab, full)
+            assert named >= 0.8 * len(labels), f"{fn}: feature names missing from {labels}"
+            assert "P12 Primary Register" in labels or "P12" not in [lab.split()[0] for lab in labels]
+            # readable: >= 8 pt at 100 dpi (11 px; the page shows these figures unscaled), every neuron row named
+            yl = ax.get_yticklabels()
+            assert min(t.get_fontsize() for t in [*xl, *yl]) >= 8
+            assert fig.dpi == 100
+            n_rows = ax.images[0].get_array().shape[0]
+            if n_rows <= 40:
+                assert len(yl) == n_rows
+
+
+def test_figures_fit_the_page(html):
+    # a 1400 px wide page gives figures about 1178 px: wider PNGs would be shrunk and their labels with them
+    kinds = set(re.findall(r'data-fig="([^"]+)"', html))
+    assert {"feature-heatmap", "ablation-heatmap", "neuron-heatmap", "sigma-scatter", "piano-roll"} <= kinds
+    for kind in kinds:
+        for w, _ in _pngs(html, kind):
+            assert w <= 1178, (kind, w)
+    for w, _ in _pngs(html, "neuron-heatmap") + _pngs(html, "sigma-scatter"):
+        assert w <= 580, "one of two side by side"
+
+
+def test_sigma_scatter_labels_do_not_overlap(drawn):
+    for fig in _figs(drawn, "sigma_vs_spread"):
+        ax = fig.axes[0]
+        r = fig.canvas.get_renderer()
+        labels = [t for t in ax.texts if t.get_text().startswith("#")]
+        assert len(labels) >= 4, [t.get_text() for t in ax.texts]
+        assert all(re.fullmatch(r"#\d+ \(d\d+\)", t.get_text()) for t in labels)
+        boxes = [t.get_window_extent(r) for t in labels]
+        legend = ax.get_legend().get_window_extent(r)
+        for i, a in enumerate(boxes):
+            assert not a.overlaps(legend), labels[i].get_text()
+            for j in range(i):
+                assert not a.overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+        assert min(t.get_fontsize() for t in labels) >= 8
+
+
+def test_piano_rolls_wide_with_note_names(html, drawn):
+    sizes = _pngs(html, "piano-roll")
+    assert len(sizes) >= 10
+    assert min(w for w, _ in sizes) >= 400, sizes
+    for fig in _figs(drawn, "piano_roll_png"):
+        ticks = [t.get_text() for t in fig.axes[0].get_yticklabels()]
+        assert len(ticks) >= 2 and all(re.fullmatch(r"[A-G]#?-?\d", t) for t in ticks), ticks
+        assert min(t.get_fontsize() for t in fig.axes[0].get_yticklabels()) >= 8
+    from musicneurons.report.figures import note_name
+
+    assert [note_name(p) for p in (21, 60, 61, 69, 108)] == ["A0", "C4", "C#4", "A4", "C8"]
+
+
+def _compute_seconds(run_dir) -> float:
+    """The sum of the stage records of the computing stages (not timings.json, not the report's build)."""
+    total = 0.0
+    for p in (run_dir / "stages").glob("*.json"):
+        if p.stem not in ("timings", "report"):
+            total += json.loads(p.read_text())["seconds"]
+    return round(total, 2)
+
+
+def _footer_time(text: str) -> tuple[float, str, str]:
+    foot = re.search(r"<footer>(.*)</footer>", text, re.S).group(1)
+    m = re.search(r'id="run-time" data-seconds="([\d.]+)" data-rebuilt="(yes|no)">', foot)
+    assert m, foot
+    return float(m.group(1)), m.group(2), re.sub(r"<[^>]+>", "", foot)
+
+
+def test_footer_shows_the_computing_runs_time(run_dir, html):
+    from musicneurons.pipeline import Settings, reproduce
+
+    total = _compute_seconds(run_dir)
+    assert total > 0
+    # the page reproduce built: the stage times, nothing about a rebuild
+    secs, rebuilt, text = _footer_time(html)
+    assert secs == pytest.approx(total, abs=0.011) and rebuilt == "no"
+    assert f"Results computed in {total:.1f} s" in text and "rebuilt" not in text
+    # a second reproduce with the same settings: every stage cached, a much shorter wall time
+    saved = json.loads((run_dir / "settings.json").read_text())["settings"]
+    s = Settings(**{k: v for k, v in saved.items() if k in Settings.__dataclass_fields__})
+    s.keys = tuple(s.keys)
+    log = []
+    reproduce(run_dir, s, log=log.append, report=True)
+    assert not [ln for ln in log if "[run]" in ln], log
+    wall = json.loads((run_dir / "stages" / "timings.json").read_text())["total_seconds"]
+    assert _compute_seconds(run_dir) == total
+    assert abs(wall - total) > 0.1, "the test needs a cached rerun faster than the computation"
+    # rebuilt from the cached stages: still the computing run's time, and says it was rebuilt
+    secs, rebuilt, text = _footer_time(build_report(run_dir).read_text(encoding="utf-8"))
+    assert secs == pytest.approx(total, abs=0.011) and rebuilt == "yes"
+    assert f"Results computed in {total:.1f} s" in text
+    assert "rebuilt from cached stages" in text and f"{wall:.1f} s wall time" in text
+    assert f"computed in {wall:.1f} s" not in text
+
+
 def _cli(*args):
     return subprocess.run([sys.executable, "-m", "musicneurons.cli", "report", *map(str, args)],
                           capture_output=True, text=True, timeout=300)
@@ -252,4 +396,25 @@ def test_headless_chromium(run_dir, tmp_path):
     assert not [ln for ln in r.stderr.splitlines() if ":CONSOLE" in ln or "Uncaught" in ln]
     body = re.search(r"<body[^>]*>", r.stdout).group(0)
     assert 'data-play="■ stop"' in body and 'data-report-loaded="ok"' in body, body
+
+    # the layout at 1400 px: every figure shown at (nearly) its own size, so labels drawn at >= 8 pt stay
+    # >= 11 px; piano rolls >= 400 px wide
+    measured = tmp_path / "measure.html"
+    measured.write_text(text.replace("</body>", '<script>window.addEventListener("load", function () {'
+                                     ' var r = []; Array.prototype.forEach.call(document.images, function (i) {'
+                                     ' r.push([i.getAttribute("data-fig"), i.naturalWidth,'
+                                     ' i.getBoundingClientRect().width]); });'
+                                     ' document.body.setAttribute("data-sizes", JSON.stringify(r)); });</script>'
+                                     '</body>'), encoding="utf-8")
+    r = subprocess.run([*common, "--dump-dom", measured.as_uri()], capture_output=True, text=True, timeout=180)
+    assert r.returncode == 0, r.stderr[-2000:]
+    import html as htmllib
+
+    sizes = json.loads(htmllib.unescape(re.search(r'data-sizes="([^"]*)"', r.stdout).group(1)))
+    assert len(sizes) == n_img
+    rolls = [w for kind, _, w in sizes if kind == "piano-roll"]
+    assert len(rolls) >= 10 and min(rolls) >= 400, rolls
+    for kind, natural, shown in sizes:
+        if kind and kind != "piano-roll":
+            assert shown >= 0.95 * natural, (kind, natural, shown)
     shutil.rmtree(profile, ignore_errors=True)

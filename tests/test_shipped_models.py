@@ -85,3 +85,19 @@ def test_encoding_does_not_depend_on_batching(monkeypatch):
     _, mu3, sigma3 = model.encode(w, batch_size=512)
     np.testing.assert_allclose(mu3, mu, rtol=1e-6, atol=1e-6)  # float32 rounding of other matmul blockings
     np.testing.assert_allclose(sigma3, sigma, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_model_folder_has_a_hub_style_readme(name):
+    import yaml
+
+    folder = WEIGHTS_DIR / SHIPPED[name]
+    assert {"config.json", "model.safetensors", "README.md", "card.json"} <= {p.name for p in folder.iterdir()}
+    text = (folder / "README.md").read_text()
+    assert text.startswith("---\n")
+    meta = yaml.safe_load(text.split("---\n")[1])
+    card = json.loads((folder / "card.json").read_text())
+    assert meta["license"] == "apache-2.0" and meta["datasets"] == [card["corpus"]]
+    assert meta["base_model_architecture"] in ("cat-mel_2bar_big", "hierdec-mel_16bar", "hier-mel_16bar")
+    got = {m["type"]: m["value"] for m in meta["model-index"][0]["results"][0]["metrics"]}
+    assert abs(got["recon_accuracy"] - card["recon_accuracy"]) < 1e-4

@@ -467,7 +467,9 @@ def cmd_train(a):
                    f"--seed {a.seed} --threads {a.threads or torch.get_num_threads()}{recipe} -o {a.output}",
         "torch": torch.__version__, "python": platform.python_version(), **final,
     }
-    (out / "card.json").write_text(json.dumps(card, indent=2))
+    from .model.card import write_card
+
+    write_card(out, card)
     print(json.dumps(final, indent=2))
 
 
