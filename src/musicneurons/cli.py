@@ -433,6 +433,8 @@ def training_windows(corpus: str, bars: int, workers: int = 1):
 def cmd_train(a):
     import platform
 
+    import numpy as np
+
     import torch
 
     from .model.config import get_config
@@ -450,7 +452,9 @@ def cmd_train(a):
     if a.curriculum_bars is not None and not (0 < a.curriculum_bars < cfg.bars):
         raise UserError(f"--curriculum-bars must be between 1 and {cfg.bars - 1} for {cfg.name}")
     windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers)
-    print(f"{len(windows)} distinct {cfg.bars}-bar windows from {len(set(sources))} sources ({a.corpus})")
+    n_distinct = int(len(np.unique(windows, axis=0)))
+    print(f"{len(windows)} {cfg.bars}-bar windows ({n_distinct} distinct) from {len(set(sources))} sources "
+          f"({a.corpus}; Magenta's multiset: a window in two sections of a source counts twice)")
     out = Path(a.output)
     out.mkdir(parents=True, exist_ok=True)
     final = train(cfg, windows, sources, out, steps=a.steps, seed=a.seed, checkpoint_every=a.checkpoint_every,
@@ -462,7 +466,7 @@ def cmd_train(a):
         recipe += f" --curriculum-bars {a.curriculum_bars} --curriculum-steps {a.curriculum_steps}"
     card = {
         "model": cfg.name, "config": json.loads(cfg.to_json()), "corpus": a.corpus,
-        "n_distinct_windows": int(len(windows)), "n_sources": int(len(set(sources))),
+        "n_windows": int(len(windows)), "n_distinct_windows": n_distinct, "n_sources": int(len(set(sources))),
         "command": f"musicneurons train --config {a.config} --corpus {a.corpus} --steps {final['step']} "
                    f"--seed {a.seed} --threads {a.threads or torch.get_num_threads()}{recipe} -o {a.output}",
         "torch": torch.__version__, "python": platform.python_version(), **final,

@@ -80,7 +80,7 @@ def sigma_vs_spread(profile: pd.DataFrame, threshold: float, n_labels: int = 5) 
     ranks are named in a column right of the axes, each joined to its point by a thin line, in the
     order of their points' height: the labels cannot overlap however close the points are.
     """
-    fig, ax = plt.subplots(figsize=(4.1, 3.7))
+    fig, ax = plt.subplots(figsize=(3.85, 3.7))
     m = profile["music"].astype(bool).to_numpy()
     ax.scatter(profile.loc[~m, "mean_sigma"], profile.loc[~m, "std_mu"], s=9, c=NOISE, alpha=.7,
                label=f"noise neurons ({int((~m).sum())})", linewidths=0)
@@ -125,9 +125,9 @@ def square_heatmap(mat: pd.DataFrame, labels: list[str], title: str, vmin: float
     """A neuron x neuron matrix (rank order) with rank/latent labels."""
     n = mat.shape[0]
     # drawn to fit half the page unscaled; every label when they get >= 13 px each, else every step-th
-    fig, ax = plt.subplots(figsize=(5.25, 4.8))
+    fig, ax = plt.subplots(figsize=(5.0, 4.6))
     im = ax.imshow(mat.to_numpy(dtype=float), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
-    step = max(1, int(np.ceil(n * 12.5 / 370)))
+    step = max(1, int(np.ceil(n * 12.5 / 355)))
     ticks = np.arange(0, n, step)
     ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=TICK_PT - 0.5)
     ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=TICK_PT - 0.5)
