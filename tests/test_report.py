@@ -262,7 +262,10 @@ def test_figures_fit_the_page(html):
 
 def test_sigma_scatter_labels_do_not_overlap(drawn):
     for fig in _figs(drawn, "sigma_vs_spread"):
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+
         ax = fig.axes[0]
+        FigureCanvasAgg(fig).draw()  # to_png closed it: a fresh canvas, drawn the same way
         r = fig.canvas.get_renderer()
         labels = [t for t in ax.texts if t.get_text().startswith("#")]
         assert len(labels) >= 4, [t.get_text() for t in ax.texts]
