@@ -260,23 +260,47 @@ def test_figures_fit_the_page(html):
         assert w <= 569, ("one of two side by side", w)
 
 
+def _assert_labels_apart(fig, n_min: int):
+    """The neuron labels of a sigma-mu scatter: at least ``n_min``, >= 8 pt, none overlapping another or the legend."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.text import Text
+
+    ax = fig.axes[0]
+    FigureCanvasAgg(fig).draw()  # to_png closed it: a fresh canvas, drawn the same way
+    r = fig.canvas.get_renderer()
+    labels = [t for t in ax.texts if t.get_text().startswith("#")]
+    assert len(labels) >= n_min, [t.get_text() for t in ax.texts]
+    assert all(re.fullmatch(r"#\d+ \(d\d+\)", t.get_text()) for t in labels)
+    boxes = [Text.get_window_extent(t, r) for t in labels]  # the label itself, not its leader line
+    legend = ax.get_legend().get_window_extent(r)
+    for i, a in enumerate(boxes):
+        assert not a.overlaps(legend), labels[i].get_text()
+        for j in range(i):
+            assert not a.overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
+    assert min(t.get_fontsize() for t in labels) >= 8
+
+
 def test_sigma_scatter_labels_do_not_overlap(drawn):
     for fig in _figs(drawn, "sigma_vs_spread"):
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        _assert_labels_apart(fig, 4)
 
-        ax = fig.axes[0]
-        FigureCanvasAgg(fig).draw()  # to_png closed it: a fresh canvas, drawn the same way
-        r = fig.canvas.get_renderer()
-        labels = [t for t in ax.texts if t.get_text().startswith("#")]
-        assert len(labels) >= 4, [t.get_text() for t in ax.texts]
-        assert all(re.fullmatch(r"#\d+ \(d\d+\)", t.get_text()) for t in labels)
-        boxes = [t.get_window_extent(r) for t in labels]
-        legend = ax.get_legend().get_window_extent(r)
-        for i, a in enumerate(boxes):
-            assert not a.overlaps(legend), labels[i].get_text()
-            for j in range(i):
-                assert not a.overlaps(boxes[j]), (labels[i].get_text(), labels[j].get_text())
-        assert min(t.get_fontsize() for t in labels) >= 8
+
+def test_sigma_scatter_labels_apart_when_points_coincide():
+    import pandas as pd
+
+    from musicneurons.report import figures as F
+
+    # the top five music neurons on (nearly) the same spot: labels next to their points would overlap
+    n = 40
+    prof = pd.DataFrame({"latent_index": np.arange(n), "rank": [*range(1, 11), *[0] * (n - 10)],
+                         "music": [True] * 10 + [False] * (n - 10),
+                         "mean_sigma": [0.1 + 1e-4 * i for i in range(10)] + list(np.linspace(.9, 1, n - 10)),
+                         "std_mu": [1.0 - 1e-4 * i for i in range(10)] + list(np.linspace(0, .1, n - 10))})
+    figs = []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(F, "to_png", lambda fig: figs.append(fig) or b"")
+        F.sigma_vs_spread(prof, 0.5)
+    _assert_labels_apart(figs[0], 5)
 
 
 def test_piano_rolls_wide_with_note_names(html, drawn):

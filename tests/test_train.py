@@ -112,3 +112,43 @@ def test_new_models_start_from_magentas_initial_weights():
     forget = lstm.bias_ih_l0[h:2 * h]
     assert torch.all(forget == 1.0) and torch.all(lstm.bias_ih_l0[:h] == 0) and torch.all(lstm.bias_hh_l0 == 0)
     assert torch.all(m.encoder.layers[0].bias_ih_l0_reverse[256:512] == 1.0)
+
+
+def test_init_from_continues_the_schedules_with_a_new_recipe(tmp_path, data):
+    w, src = data
+    cfg = tiny()
+    base = tmp_path / "base"
+    train(cfg, w, src, base, steps=8, checkpoint_every=8, eval_every=1000, progress=False, log=lambda *_: None)
+    msgs = []
+    new = cfg.with_(max_beta=0.5)
+    train(new, w, src, tmp_path / "more", steps=12, checkpoint_every=4, eval_every=1000, progress=False,
+          log=msgs.append, init_from=base)
+    state = json.loads((tmp_path / "more" / "train_state.json").read_text())
+    assert state["step"] == 12 and state["init_from"] == str(base)
+    assert any("step 8" in m for m in msgs)
+    assert json.loads((tmp_path / "more" / "config.json").read_text())["max_beta"] == 0.5
+    # resuming it with the old recipe is refused
+    with pytest.raises(ValueError, match="another recipe"):
+        train(cfg, w, src, tmp_path / "more", steps=14, progress=False, log=lambda *_: None)
+    with pytest.raises(ValueError, match="another architecture"):
+        train(cfg.with_(z_size=4), w, src, tmp_path / "other", steps=10, progress=False, log=lambda *_: None,
+              init_from=base)
+
+
+def test_curriculum_crops_and_hierarchical_encoder(tmp_path):
+    from musicneurons.model.train import crop_bars
+
+    rng = np.random.default_rng(0)
+    wins = rng.integers(0, 90, (20, 256))
+    crops = crop_bars(wins, 4, rng)
+    assert crops.shape == (20, 64)
+    for c, full in zip(crops, wins):  # every crop is 4 whole bars of its window
+        starts = [s for s in range(0, 256 - 63, 16) if (full[s:s + 64] == c).all()]
+        assert starts
+    cfg = get_config("mn-hier-mel_16bar").with_(enc_rnn_size=(8,), dec_rnn_size=(8,), z_size=4, batch_size=4)
+    src = np.repeat(np.arange(10), 2)
+    final = train(cfg, wins, src, tmp_path, steps=6, checkpoint_every=3, eval_every=3, progress=False,
+                  log=lambda *_: None, curriculum_bars=4, curriculum_steps=3, log_every=1)
+    hist = json.loads((tmp_path / "train_state.json").read_text())["history"]
+    assert [h["steps_per_window"] for h in hist if "steps_per_window" in h] == [64, 64, 64, 256, 256, 256]
+    assert {"always_hold_accuracy", "teacher_forced_nll", "kl_above_free_bits"} <= set(final)

@@ -460,10 +460,14 @@ def cmd_train(a):
     final = train(cfg, windows, sources, out, steps=a.steps, seed=a.seed, checkpoint_every=a.checkpoint_every,
                   eval_every=a.eval_every, progress=_progress() or a.progress, threads=a.threads,
                   time_limit_s=a.time_limit * 60 if a.time_limit else None,
-                  curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps, device=device)
+                  log=lambda m: print(m, flush=True),
+                  curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps, device=device,
+                  init_from=a.init_from)
     recipe = "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
     if a.curriculum_bars:
         recipe += f" --curriculum-bars {a.curriculum_bars} --curriculum-steps {a.curriculum_steps}"
+    if a.init_from:
+        recipe += f" --init-from {a.init_from}"
     card = {
         "model": cfg.name, "config": json.loads(cfg.to_json()), "corpus": a.corpus,
         "n_windows": int(len(windows)), "n_distinct_windows": n_distinct, "n_sources": int(len(set(sources))),
@@ -675,6 +679,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curriculum-bars", type=COUNT, default=None,
                    help="hierarchical models: first train on random crops of this many bars")
     s.add_argument("--curriculum-steps", type=NONNEG, default=0, help="steps of the curriculum")
+    s.add_argument("--init-from", default=None,
+                   help="start from this model folder's weights (same architecture; schedules continue at its step)")
     s.add_argument("--threads", type=COUNT, default=None)
     s.add_argument("--workers", type=COUNT, default=1)
     s.add_argument("--checkpoint-every", type=COUNT, default=200)

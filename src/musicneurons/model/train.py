@@ -165,17 +165,40 @@ def _load_state(folder: Path, model, opt) -> tuple[int, list]:
     return meta["step"], meta["history"]
 
 
+def _init_weights(model: MusicVAE, folder: Path) -> int:
+    """Copy a model folder's weights into ``model`` (architectures must agree); returns the folder's step."""
+    from safetensors import safe_open
+
+    from .checkpoint import load_model
+
+    src = load_model(checkpoint=folder, device=model.device)
+    arch = ("z_size", "enc_rnn_size", "dec_rnn_size", "max_seq_len", "level_lengths", "enc_level_lengths", "n_classes")
+    diff = [k for k in arch if getattr(src.cfg, k) != getattr(model.cfg, k)]
+    if diff:
+        raise ValueError(f"{folder}: another architecture ({', '.join(diff)} differ); cannot start from its weights")
+    model.load_state_dict(src.state_dict())
+    step = None
+    with safe_open(str(folder / "model.safetensors"), "pt") as f:
+        step = (f.metadata() or {}).get("step")
+    if step is None and (folder / "card.json").exists():
+        step = json.loads((folder / "card.json").read_text()).get("step")
+    return int(step or 0)
+
+
 def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
           checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
           progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
           log=print, log_every: int = 50, curriculum_bars: int | None = None, curriculum_steps: int = 0,
-          device="cpu") -> dict:
+          device="cpu", init_from=None) -> dict:
     """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
 
     ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
     ``curriculum_bars``/``curriculum_steps`` (hierarchical models): the first ``curriculum_steps`` steps train on
     random crops of ``curriculum_bars`` bars (``level_lengths [b, 16]``; the weights are shared across bars, so
     they carry over), with ``n_bars / curriculum_bars`` times as many crops per batch -- the same steps per batch.
+    ``init_from``: a model folder (same architecture) whose weights start a new run; the schedules (learning rate,
+    beta, scheduled sampling) continue from that model's recorded step, so a finished model can be trained on
+    with a changed recipe (e.g. a higher ``max_beta``). The optimizer starts fresh.
     """
     from tqdm import tqdm
 
@@ -204,7 +227,11 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
                              f"resume with the same settings or train into a new folder")
         step, history = _load_state(out, model, opt)
         log(f"resuming {out} at step {step}")
-    data_info = {"n_train_windows": int(len(train_w)), "n_val_windows": int(len(val_w)),
+    elif init_from is not None:
+        step = _init_weights(model, Path(init_from))
+        log(f"starting from the weights of {init_from} at its step {step}")
+    data_info = {"init_from": str(init_from) if init_from is not None else None,
+                 "n_train_windows": int(len(train_w)), "n_val_windows": int(len(val_w)),
                  "n_train_sources": int(np.unique(np.asarray(sources)[~is_val]).size),
                  "n_val_sources": int(np.unique(np.asarray(sources)[is_val]).size), "seed": seed}
     t0 = time.time()

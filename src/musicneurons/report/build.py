@@ -588,7 +588,7 @@ def twinkle_section(run: RunFolder) -> str:
 
         ev = twinkle_events(2 if key == "2bar" else 16)
         body += (f'<div class="roll single{"" if key == "2bar" else " wide"}">'
-                 f'{img(F.piano_roll_png(ev), "Twinkle piano roll", kind="piano-roll")}'
+                 f'{img(F.piano_roll_png(ev, wide=key != "2bar"), "Twinkle piano roll", kind="piano-roll")}'
                  f"<div>{play_button(ev, SECONDS_PER_STEP)}the input melody</div></div>")
         if len(music) == 0:
             body += empty("No music neurons at this threshold: nothing to compare.")

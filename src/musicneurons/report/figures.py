@@ -300,11 +300,12 @@ def pitch_ticks(lo: int, hi: int) -> list[int]:
     return ticks if len(ticks) >= 2 else sorted({lo, hi, *ticks})
 
 
-def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: int | None = None) -> bytes:
+def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: int | None = None,
+                   wide: bool = False) -> bytes:
     """A piano-roll image of one window (``melody.piano_roll``), pitch range ``lo..hi`` (MIDI).
 
-    About ``HALF_PX`` wide (2 bars) or ``FULL_PX`` (longer windows); the pitch axis is labelled
-    with note names (``C4`` = MIDI 60), the time axis with bar numbers.
+    About ``HALF_PX`` wide, or ``FULL_PX`` when ``wide`` (a roll on its own row); the pitch axis is
+    labelled with note names (``C4`` = MIDI 60), the time axis with bar numbers.
     """
     from ..melody import MIN_PITCH, event_to_pitch, piano_roll
 
@@ -318,7 +319,7 @@ def piano_roll_png(events, title: str | None = None, lo: int | None = None, hi: 
         lo, hi = (int(rows.min()) + MIN_PITCH - 2, int(rows.max()) + MIN_PITCH + 2) if rows.size else (58, 74)
     sub = shade[lo - MIN_PITCH: hi - MIN_PITCH + 1]
     T = roll.shape[1]
-    fig, ax = plt.subplots(figsize=(6.9, 2.3) if T <= 64 else (6.9, 2.2))
+    fig, ax = plt.subplots(figsize=(14.4, 2.4) if wide else (6.9, 2.3))
     ax.imshow(sub, origin="lower", aspect="auto", cmap="Blues", vmin=0, vmax=1.1, interpolation="nearest",
               extent=(0, T, lo - .5, hi + .5))
     ticks = pitch_ticks(lo, hi)
