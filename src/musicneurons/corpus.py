@@ -77,15 +77,15 @@ def _bach_paths():
 
 
 def _parse_bach(path):
-    from music21 import converter, corpus
+    from music21 import corpus
 
-    from .sources import score_to_noteseq
+    from .sources import parse_score_file, score_to_noteseq
 
     rel = Path(path).relative_to(Path(corpus.__file__).parent).as_posix()
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return rel, score_to_noteseq(converter.parse(path))
+            return rel, score_to_noteseq(parse_score_file(path))
     except Exception as e:
         return rel, f"{type(e).__name__}: {e}"[:200]
 

@@ -143,6 +143,17 @@ def score_to_noteseq(score, qpm: float = DEFAULT_QPM, expand_repeats: bool = Tru
     return NoteSeq.from_notes(rows, sorted(tss), [(0.0, float(qpm))])
 
 
+def parse_score_file(path):
+    """music21's parse of a score file WITHOUT its pickle cache: ``converter.parse`` would unpickle
+    ``$TMPDIR/music21/<name>.p.gz`` if present (anyone who can write there could run code) and writes and re-reads
+    one after each parse. ``forceSource=True, storePickle=False`` reads only the file itself."""
+    from music21 import converter
+
+    c = converter.Converter()
+    c.parseFile(str(path), forceSource=True, storePickle=False)
+    return c.stream
+
+
 def read_score(path) -> NoteSeq:
     """Parse an ABC/MusicXML/Humdrum file with music21 (the first tune of a multi-tune ABC file)."""
     import music21
@@ -150,7 +161,7 @@ def read_score(path) -> NoteSeq:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = music21.converter.parse(str(path))
+            parsed = parse_score_file(path)
     except Exception as e:
         raise ExtractionError(path, "parse error", f"{type(e).__name__}: {e}"[:200]) from None
     if isinstance(parsed, music21.stream.Opus):

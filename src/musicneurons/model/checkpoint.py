@@ -135,14 +135,17 @@ def save_model(model: MusicVAE, folder, dtype=torch.float32, metadata: dict | No
     return folder
 
 
-def _read_magenta(path: Path) -> dict:
+def _read_magenta(path: Path, cfg: MusicVAEConfig | None = None) -> dict:
     if path.is_dir() and (path / "weights_manifest.json").exists():
         from .magentajs import read_magenta_js
 
         return read_magenta_js(path)
     from .tfcheckpoint import read_tf_checkpoint
 
-    return read_tf_checkpoint(path)
+    names = None
+    if cfg is not None:  # only the variables the config uses are read (and allocated)
+        names = {f"{tf}/{leaf}" for tf, _, _ in magenta_name_table(cfg) for leaf in ("kernel", "bias")}
+    return read_tf_checkpoint(path, names=names)
 
 
 def resolve_device(device) -> torch.device:
@@ -206,9 +209,13 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
     if not path.exists() and not Path(str(path) + ".index").exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     if path.is_dir() and (path / "model.safetensors").exists():
-        cfg = MusicVAEConfig.from_dict(json.loads((path / "config.json").read_text()))
+        cfg = read_config(path / "config.json")
         model = _empty_model(cfg)
-        sd = load_file(str(path / "model.safetensors"))
+        try:
+            sd = load_file(str(path / "model.safetensors"))
+        except Exception as e:  # safetensors validates the header against the file size before reading
+            raise CheckpointMismatch(f"{path / 'model.safetensors'}: not a readable safetensors file "
+                                     f"({type(e).__name__}: {str(e)[:200]})") from None
         try:
             model.load_state_dict({k: v.float() for k, v in sd.items()}, assign=True)
         except RuntimeError as e:
@@ -217,12 +224,31 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
     cfg = config if isinstance(config, MusicVAEConfig) else get_config(config or name) if (config or name) else None
     if cfg is None:
         raise ValueError(f"{path}: a Magenta checkpoint needs a config name (e.g. cat-mel_2bar_big)")
-    weights = _read_magenta(path)
+    weights = _read_magenta(path, cfg)
     sd = state_dict_from_magenta(weights, cfg, str(path))
     del weights
     model = _empty_model(cfg)
     model.load_state_dict(sd, assign=True)  # every parameter comes from the checkpoint: no init, no copy
     return model.to(device).eval()
+
+
+def read_config(path) -> MusicVAEConfig:
+    """A model folder's ``config.json``, validated (see :meth:`MusicVAEConfig.validate`); one clear error."""
+    path = Path(path)
+    if not path.is_file() or path.is_symlink():
+        raise CheckpointMismatch(f"{path}: missing (or a symbolic link)")
+    if path.stat().st_size > 1_000_000:
+        raise CheckpointMismatch(f"{path}: {path.stat().st_size} bytes is too large for a config")
+    try:
+        d = json.loads(path.read_text())
+    except (ValueError, RecursionError, UnicodeDecodeError) as e:
+        raise CheckpointMismatch(f"{path}: not valid JSON ({type(e).__name__})") from None
+    if not isinstance(d, dict):
+        raise CheckpointMismatch(f"{path}: expected a JSON object")
+    try:
+        return MusicVAEConfig.from_dict(d).validate()
+    except (TypeError, ValueError) as e:
+        raise CheckpointMismatch(f"{path}: {e}") from None
 
 
 def _empty_model(cfg: MusicVAEConfig) -> MusicVAE:

@@ -60,12 +60,63 @@ class MusicVAEConfig:
         d = dict(d)
         for k in ("enc_rnn_size", "dec_rnn_size", "level_lengths", "enc_level_lengths", "transpose_range"):
             if d.get(k) is not None:
+                if not isinstance(d[k], (list, tuple)):
+                    raise ValueError(f"{k} must be a list, got {d[k]!r:.50}")
                 d[k] = tuple(d[k])
         known = MusicVAEConfig.__dataclass_fields__
         unknown = set(d) - set(known)
         if unknown:
-            raise ValueError(f"unknown config fields: {sorted(unknown)}")
+            raise ValueError(f"unknown config fields: {sorted(unknown)[:10]}")
         return MusicVAEConfig(**d)
+
+    def validate(self) -> "MusicVAEConfig":
+        """Raise ValueError naming the field when a value is impossible (sizes, lengths, schedules); returns self.
+
+        Bounds keep a hostile config from making a model allocate or loop without end: widths and z at most
+        16384, windows at most 4096 steps (256 bars) and a whole number of 16-step bars."""
+        def sizes(name, v, lo=1, hi=16384):
+            if not (isinstance(v, tuple) and v and all(isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi
+                                                       for x in v)):
+                raise ValueError(f"{name} must be a non-empty list of integers in {lo}..{hi}, got {v!r}")
+
+        def integer(name, v, lo, hi):
+            if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
+                raise ValueError(f"{name} must be an integer in {lo}..{hi}, got {v!r}")
+
+        def number(name, v, lo, hi):
+            if not (isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi):
+                raise ValueError(f"{name} must be a number in {lo}..{hi}, got {v!r}")
+
+        if not isinstance(self.name, str) or not self.name:
+            raise ValueError(f"name must be a non-empty string, got {self.name!r}")
+        integer("z_size", self.z_size, 1, 16384)
+        sizes("enc_rnn_size", self.enc_rnn_size)
+        sizes("dec_rnn_size", self.dec_rnn_size)
+        integer("max_seq_len", self.max_seq_len, 16, 4096)
+        if self.max_seq_len % 16:
+            raise ValueError(f"max_seq_len must be a whole number of 16-step bars, got {self.max_seq_len}")
+        integer("n_classes", self.n_classes, 90, 90)
+        for name in ("level_lengths", "enc_level_lengths"):
+            v = getattr(self, name)
+            if v is not None:
+                sizes(name, v, 1, 4096)
+                if len(v) != 2 or v[0] * v[1] != self.max_seq_len:
+                    raise ValueError(f"{name} must be two lengths whose product is max_seq_len "
+                                     f"({self.max_seq_len}), got {list(v)}")
+        integer("batch_size", self.batch_size, 1, 1 << 20)
+        for name in ("free_bits", "max_beta", "learning_rate", "min_learning_rate", "grad_clip",
+                     "grad_norm_clip_to_zero", "sampling_rate"):
+            number(name, getattr(self, name), 0.0, 1e9)
+        for name in ("beta_rate", "decay_rate"):
+            number(name, getattr(self, name), 0.0, 1.0)
+        if self.sampling_schedule not in ("constant", "inverse_sigmoid", "exponential"):
+            raise ValueError(f"sampling_schedule must be constant, inverse_sigmoid or exponential, "
+                             f"got {self.sampling_schedule!r}")
+        lo, hi = self.transpose_range if isinstance(self.transpose_range, tuple) and len(self.transpose_range) == 2 \
+            else (None, None)
+        if not all(isinstance(x, int) and -48 <= x <= 48 for x in (lo, hi)) or lo > hi:
+            raise ValueError(f"transpose_range must be two integers low <= high in -48..48, got {self.transpose_range!r}")
+        return self
 
     def with_(self, **changes) -> "MusicVAEConfig":
         """A copy with some fields changed (e.g. smaller sizes for a test)."""

@@ -51,13 +51,23 @@ def _load_json(path: Path, what: str):
 
 def read_magenta_js_config(folder) -> dict | None:
     """The folder's ``config.json`` as a dict, or None when the folder has none."""
-    path = Path(folder) / CONFIG
+    path = _inside(Path(folder), CONFIG)
     if not path.exists():
         return None
     cfg = _load_json(path, "config file")
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{path}: expected a JSON object, got {type(cfg).__name__}")
     return cfg
+
+
+def _inside(folder: Path, name: str) -> Path:
+    """``folder / name``, refusing a symbolic link or anything that resolves outside the folder."""
+    path = folder / name
+    if path.is_symlink():
+        raise CheckpointError(f"{path}: is a symbolic link; checkpoint files must be plain files in the folder")
+    if path.exists() and folder.resolve() not in path.resolve().parents:
+        raise CheckpointError(f"{path}: resolves outside the checkpoint folder {folder}")
+    return path
 
 
 def _check_manifest(manifest, path: Path) -> list[dict]:
@@ -113,7 +123,7 @@ def _nbytes(w: dict, manifest_path: Path) -> int:
         itemsize = _QUANT[q["dtype"]].itemsize
     else:
         itemsize = _PLAIN[dtype].itemsize
-    return int(np.prod(w["shape"], dtype=np.int64)) * itemsize
+    return math.prod(w["shape"]) * itemsize  # Python ints: a shape like [10**30] cannot overflow to a small size
 
 
 def read_magenta_js(folder) -> dict[str, np.ndarray]:
@@ -137,18 +147,22 @@ def read_magenta_js(folder) -> dict[str, np.ndarray]:
         (or longer) than the manifest describes, duplicate names, or an unsupported dtype.
     """
     folder = Path(folder)
-    manifest_path = folder / MANIFEST
+    manifest_path = _inside(folder, MANIFEST)
     manifest = _check_manifest(_load_json(manifest_path, "weights manifest"), manifest_path)
     out: dict[str, np.ndarray] = {}
     for g, group in enumerate(manifest):
         sizes = [_nbytes(w, manifest_path) for w in group["weights"]]
         need = sum(sizes)
-        chunks = []
-        for p in group["paths"]:
-            shard = folder / p
+        shards = [_inside(folder, p) for p in group["paths"]]
+        for shard in shards:
             if not shard.is_file():
                 raise CheckpointError(f"{shard}: weight shard is missing")
-            chunks.append(shard.read_bytes())
+        have = sum(sh.stat().st_size for sh in shards)
+        if have != need:  # checked before reading anything: a manifest cannot make us allocate what is not there
+            kind = "short" if have < need else "longer than the manifest describes"
+            raise CheckpointError(f"{shards[-1] if shards else manifest_path}: group {g + 1} shards hold {have} "
+                                  f"bytes, the manifest needs {need}: shard data is {kind}")
+        chunks = [sh.read_bytes() for sh in shards]
         buf = b"".join(chunks)
         if len(buf) != need:
             last = folder / group["paths"][-1] if group["paths"] else manifest_path

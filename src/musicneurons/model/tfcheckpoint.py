@@ -25,6 +25,7 @@ naming the file and the reason for anything malformed.
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 import tarfile
@@ -253,24 +254,37 @@ def _read_table(table: bytes, verify_crc: bool) -> list[tuple[bytes, bytes]]:
     return entries
 
 
+MAX_INDEX_BYTES = 256 * 2**20  # a real index is a few KB (Google's biggest: ~10 KB); refuse absurd ones unread
+
 # ------------------------------------------------------------------------------- sources
 class _DirSource:
+    """Files ``<prefix>.index`` / ``<prefix>.data-*``: plain files of the prefix's folder (no symbolic links, nothing
+    that resolves outside it)."""
+
     def __init__(self, prefix: Path):
         self.prefix = prefix
 
     def label(self, suffix: str) -> str:
         return f"{self.prefix}{suffix}"
 
-    def read(self, suffix: str) -> bytes:
+    def _path(self, suffix: str, what: str) -> Path:
         path = Path(f"{self.prefix}{suffix}")
+        if path.is_symlink():
+            raise CheckpointError(f"{path}: is a symbolic link; checkpoint files must be plain files")
         if not path.is_file():
-            raise CheckpointError(f"{path}: file is missing")
+            raise CheckpointError(f"{path}: {what} is missing")
+        if path.resolve().parent != path.parent.resolve():
+            raise CheckpointError(f"{path}: resolves outside the checkpoint folder {path.parent}")
+        return path
+
+    def read(self, suffix: str) -> bytes:
+        path = self._path(suffix, "file")
+        if path.stat().st_size > MAX_INDEX_BYTES:
+            raise CheckpointError(f"{path}: {path.stat().st_size} bytes is too large for a checkpoint index")
         return path.read_bytes()
 
     def open(self, suffix: str):
-        path = Path(f"{self.prefix}{suffix}")
-        if not path.is_file():
-            raise CheckpointError(f"{path}: data shard is missing")
+        path = self._path(suffix, "data shard")
         return open(path, "rb"), path.stat().st_size
 
     def close(self):
@@ -295,6 +309,8 @@ class _TarSource:
 
     def read(self, suffix: str) -> bytes:
         member = self._member(suffix, "file")
+        if member.size > MAX_INDEX_BYTES:
+            raise CheckpointError(f"{self.label(suffix)}: {member.size} bytes is too large for a checkpoint index")
         try:
             return self.tar.extractfile(member).read()
         except (tarfile.TarError, OSError, EOFError) as e:
@@ -322,7 +338,8 @@ def _open_source(path) -> _DirSource | _TarSource:
             if rel is None:
                 raise CheckpointError(f"{state}: no model_checkpoint_path in the checkpoint file")
             prefix = Path(rel) if Path(rel).is_absolute() else path / rel
-            if not Path(f"{prefix}.index").is_file():  # absolute path from another machine
+            # an absolute path from another machine, or one that leads out of the folder: the file of that name here
+            if not Path(f"{prefix}.index").is_file() or prefix.parent.resolve() != path.resolve():
                 prefix = path / Path(rel).name
             return _DirSource(prefix)
         indexes = sorted(path.glob("*.index"))
@@ -410,7 +427,7 @@ def list_tf_checkpoint(path) -> dict[str, tuple[tuple[int, ...], np.dtype | str]
             for n, e in tensors.items()}
 
 
-def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = True
+def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = True, names=None
                        ) -> dict[str, np.ndarray]:
     """Read every tensor of a TensorFlow V2 checkpoint, as TF's own reader returns it.
 
@@ -426,6 +443,9 @@ def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = Tru
         ``global_step``.
     verify_crc : bool
         Check the crc32c of every table block and every tensor's bytes.
+    names : set of str, optional
+        Read only these tensors (the others are never allocated: a hostile entry for a tensor the config does not
+        use costs nothing).
 
     Returns
     -------
@@ -446,7 +466,7 @@ def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = Tru
         index_label = source.label(".index")
         n_shards = header["num_shards"]
         wanted = {n: e for n, e in tensors.items()
-                  if not (skip_optimizer and OPTIMIZER_PATTERN.search(n))}
+                  if not (skip_optimizer and OPTIMIZER_PATTERN.search(n)) and (names is None or n in names)}
         by_shard: dict[int, list[str]] = {}
         for name, e in wanted.items():
             if e["sliced"]:
@@ -456,7 +476,7 @@ def read_tf_checkpoint(path, skip_optimizer: bool = True, verify_crc: bool = Tru
                 tname = _DTYPE_NAMES.get(e["dtype"], f"enum {e['dtype']}")
                 raise CheckpointError(f"{index_label}: tensor {name!r} has unsupported dtype "
                                       f"{tname}")
-            expected = int(np.prod(e["shape"], dtype=np.int64)) * _DTYPES[e["dtype"]].itemsize
+            expected = math.prod(e["shape"]) * _DTYPES[e["dtype"]].itemsize  # Python ints: no overflow
             if e["size"] != expected:
                 raise CheckpointError(f"{index_label}: tensor {name!r} has {e['size']} bytes, "
                                       f"its shape {e['shape']} and dtype need {expected}")

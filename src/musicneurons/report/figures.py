@@ -269,7 +269,7 @@ def traversal_curves(traversal: pd.DataFrame, panels: list[tuple[int, int, list[
     k = len(panels)
     cols = min(k, 3)
     rows = int(np.ceil(k / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.85 * cols, 3.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.85 * cols, 4.3 * rows), squeeze=False)
     for ax in axes.ravel()[k:]:
         ax.axis("off")
     for ax, (rank, d, feats) in zip(axes.ravel(), panels):
@@ -278,7 +278,7 @@ def traversal_curves(traversal: pd.DataFrame, panels: list[tuple[int, int, list[
             c = t[t["feature"] == f].sort_values("step")
             sd = float(np.sqrt(np.nanmean(np.square(c["std"])))) if len(c) else 0.0
             y = (c["mean"] - c["mean"].iloc[0]) / (sd if sd > 0 else 1.0)
-            ax.plot(c["value"], y, marker="o", ms=3, label=feature_label(f, names, 30))
+            ax.plot(c["value"], y, marker="o", ms=3, label=feature_label(f, names, 40))
         ax.axhline(0, color="#999", lw=.6)
         if not feats:
             ax.text(0.5, 0.5, "no decoded feature moved", ha="center", va="center", transform=ax.transAxes,
@@ -287,7 +287,7 @@ def traversal_curves(traversal: pd.DataFrame, panels: list[tuple[int, int, list[
         ax.set_xlabel("value of μ")
         ax.set_ylabel("Δ mean feature / pooled std")
         if feats:
-            ax.legend(fontsize=7.5, frameon=False)
+            ax.legend(fontsize=7.5, frameon=False, loc="upper left", bbox_to_anchor=(0.0, -0.2), borderaxespad=0)
     fig.tight_layout()
     return to_png(fig)
 
