@@ -117,7 +117,7 @@ def cmd_extract_sharded(a):
     collect_rejections(parts).to_csv(rej, index=False)
     c = extract_counts(parts)
     print(f"{c['n_files']} sources, {c['n_with_windows']} with windows -> {len(table)} windows of {a.bars} bars "
-          f"in {out} (partitions in {parts}: {len(s['ran'])} run, {len(s['skipped'])} already done)")
+          f"in {out} (partitions in {parts}: {len(s['ran'])} run, {s['skipped']} already done)")
     for reason, n in sorted(c["reasons"].items(), key=lambda kv: -kv[1]):
         print(f"  {n:7d}  {reason}")
     print(f"rejections: {rej}")
@@ -565,6 +565,17 @@ def cmd_report(a):
     print(f"report: {build_report(root)}")
 
 
+def cmd_explore(a):
+    from .explore import NotARunError, serve
+
+    try:
+        serve(a.run_dir, host=a.host, port=a.port, open_browser=a.open, device=_device(a.device), threads=a.threads)
+    except NotARunError as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"cannot listen on {a.host}:{a.port} ({e.strerror or e}); pick another with --port") from None
+
+
 def print_findings(summary: dict):
     for key, s in summary.items():
         act = s.get("activation") or {}
@@ -724,6 +735,15 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("report", help="rebuild RUN_DIR/report/index.html from a run folder (no recomputation)")
     s.add_argument("run_dir")
     s.set_defaults(fn=cmd_report)
+
+    s = sub.add_parser("explore", help="a local web app on a run folder: move its music neurons, see and hear the decode")
+    s.add_argument("run_dir")
+    s.add_argument("--port", type=_number(int, 0, 65535), default=8765, help="0 = any free port")
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
+    s.add_argument("--open", action="store_true", help="open the page in the web browser")
+    s.add_argument("--threads", type=COUNT, default=1, help="torch threads (one window decodes fastest on one)")
+    s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    s.set_defaults(fn=cmd_explore)
     return p
 
 

@@ -284,7 +284,8 @@ def run_partitions(task: Callable, partitions: Sequence, out_dir, executor, retr
     path = out_dir / FAILED
     if failed:
         record = [{"partition": pid, "file": f"{part_name(pid)}{suffix}", "attempts": retries + 1,
-                   "error": failed[pid], "inputs": [str(x) for x in partitions[pid]]} for pid in sorted(failed)]
+                   "error": failed[pid], "inputs": [_display(x) for x in partitions[pid]]}
+                  for pid in sorted(failed)]
         _atomic_write(path, lambda p: p.write_text(json.dumps(record, indent=1)))
     elif path.exists():
         path.unlink()
@@ -311,7 +312,7 @@ def _parts(out_dir, allow_incomplete: bool, suffix: str = ".parquet") -> list[Pa
 def _digest(strings: Iterable[str]) -> str:
     h = hashlib.sha256()
     for s in strings:
-        h.update(s.encode())
+        h.update(s.encode("utf-8", "surrogateescape"))  # file names that are not UTF-8 hash as their bytes
         h.update(b"\n")
     return h.hexdigest()[:16]
 
@@ -343,6 +344,7 @@ def extract_partition(job, bars: int = 2, base: str = "") -> dict:
     ``part-N.parquet`` (columns :data:`TABLE_COLUMNS`, all windows in file order then extraction order).
     """
     from .extract import extract_file
+    from .sources import display_path
 
     pid, files, out_dir = job
     cpu0, wall0 = time.process_time(), time.perf_counter()
@@ -353,7 +355,7 @@ def extract_partition(job, bars: int = 2, base: str = "") -> dict:
     n_with = 0
     for f in files:
         r = extract_file(Path(base, f) if base else f, bars=bars)
-        r.source = str(f)
+        r.source = display_path(f)
         n = len(r.windows)
         n_with += n > 0
         cols["source"] += [r.source] * n
@@ -651,3 +653,9 @@ def collect_encode(out_dir, allow_incomplete: bool = False) -> tuple[np.ndarray,
             mus.append(f["mu"])
             sigmas.append(f["sigma"])
     return np.concatenate(mus), np.concatenate(sigmas)
+
+
+def _display(path) -> str:
+    from .sources import display_path
+
+    return display_path(path)

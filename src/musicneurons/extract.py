@@ -41,8 +41,12 @@ REASONS = {
     "not 16 steps per bar": "a piece's time signature does not give 16 sixteenths per bar (e.g. 3/4, 6/8)",
     "bad time signature": "a time signature with numerator 0 or a denominator that is not a power of 2",
     "negative time": "a note starts or ends before time 0",
+    "duration too long": "a note ends after 2**20 steps (65,536 bars): rejected before allocating the melody",
     "melody shorter than window": "melodies were found but none is as long as the window",
 }
+
+
+MAX_STEPS = 2**20  # quantized steps a piece may reach (about 36 hours at 120 qpm)
 
 
 class ExtractionError(ValueError):
@@ -244,6 +248,9 @@ def quantize(piece: NoteSeq, steps_per_quarter: int = STEPS_PER_QUARTER):
     end = np.where(end == start, end + 1, end)
     if (start < 0).any() or (end < 0).any():
         raise _PieceRejected("negative time")
+    if end.size and end.max() > MAX_STEPS:  # before any per-step allocation (a 745-byte file can ask for 32 GB)
+        raise _PieceRejected("duration too long", f"a note ends at step {int(end.max())} > {MAX_STEPS} "
+                                                  f"(~{MAX_STEPS // (steps_per_quarter * 4)} bars)")
     steps_per_bar = steps_per_quarter * ((4.0 / den) * num)
     return start, end, steps_per_bar, qpm
 
@@ -427,13 +434,14 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
 
 def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:
     """Windows of one file (MIDI, ABC, MusicXML, ...). Never raises on a bad file: see ``reasons``."""
-    from .sources import read_source
+    from .sources import display_path, read_source
 
     window_steps(bars)
+    name = display_path(path)
     try:
         ns = read_source(path, max_bytes=max_bytes)
     except ExtractionError as e:
-        return ExtractResult(str(path), np.zeros((0, bars * 16), np.int64), [], Counter({e.reason: 1}),
+        return ExtractResult(name, np.zeros((0, bars * 16), np.int64), [], Counter({e.reason: 1}),
                              details={e.reason: e.detail})
-    return extract_sequence(ns, bars, str(path), valid_programs)
+    return extract_sequence(ns, bars, name, valid_programs)
 

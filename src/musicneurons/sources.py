@@ -23,6 +23,38 @@ from .midi_reader import scan_midi
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 SCORE_EXTENSIONS = (".abc", ".xml", ".mxl", ".musicxml", ".krn")
 EXTENSIONS = MIDI_EXTENSIONS + SCORE_EXTENSIONS
+FALLBACK_MAX_BYTES = 8 * 2**20  # largest MIDI handed to pretty_midi when the fast scan declines it (a 60 MB one: 140 s)
+
+
+def display_path(path) -> str:
+    """A path as text that any table, CSV or terminal takes: names that are not UTF-8 (their bytes reach Python
+    as surrogates) get their bad bytes written as ``\\xNN``, so one odd name never stops a batch."""
+    text = os.fsdecode(path) if isinstance(path, bytes) else str(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _walk(root: Path):
+    """Source files below ``root``: iterative (no recursion limit however deep the tree), symbolic links to folders
+    not followed (no loops), unreadable folders skipped; regular files only (a FIFO would block a reader)."""
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for e in entries:
+            try:
+                if e.is_dir(follow_symlinks=False):
+                    stack.append(Path(e.path))
+                elif e.name.lower().endswith(EXTENSIONS) and e.is_file():
+                    yield Path(e.path)
+            except OSError:
+                continue
 
 
 def find_files(root) -> list[Path]:
@@ -32,12 +64,7 @@ def find_files(root) -> list[Path]:
         raise FileNotFoundError(f"{root}: no such file or folder")
     if root.is_file():
         return [root]
-    files = sorted(
-        Path(dirpath) / name
-        for dirpath, _, names in os.walk(root)
-        for name in names
-        if name.lower().endswith(EXTENSIONS)
-    )
+    files = sorted(_walk(root))
     if not files:
         raise FileNotFoundError(f"{root}: folder holds no MIDI/ABC/MusicXML files ({', '.join(EXTENSIONS)})")
     return files
@@ -67,6 +94,9 @@ def read_midi(data: bytes, name="<bytes>", reader: str = "auto") -> NoteSeq:
     if reader not in ("auto", "pretty_midi"):
         raise ValueError(f"reader must be 'auto' or 'pretty_midi', got {reader!r}")
     fast = scan_midi(data) if reader == "auto" else None
+    if fast is None and len(data) > FALLBACK_MAX_BYTES:
+        raise ExtractionError(name, "file too large", f"{len(data)} bytes: the fast reader declined this unusual file "
+                              f"and pretty_midi takes minutes and GBs above {FALLBACK_MAX_BYTES // 2**20} MB")
     if fast is not None:
         return _noteseq(name, fast.time_signatures, fast.tempo_times, fast.tempo_qpms, [(
             fast.pitch, fast.start, fast.end, fast.velocity, fast.program, fast.instrument, fast.is_drum)])
