@@ -531,8 +531,13 @@ def cmd_reproduce(a):
 
     if a.corpus != "builtin" and not Path(a.corpus).exists():
         raise UserError(f"{a.corpus}: no such file or folder")
+    from .fileio import FolderLocked
+
     s = _settings_from_args(a)
-    summary = reproduce(a.output, s, log=print)
+    try:
+        summary = reproduce(a.output, s, log=lambda m: print(m, flush=True))
+    except FolderLocked as e:
+        raise UserError(str(e)) from None
     print_findings(summary)
     print(f"report: {Path(a.output) / 'report' / 'index.html'}")
 
@@ -546,23 +551,38 @@ def cmd_analyze(a):
     saved = json.loads((root / "settings.json").read_text())["settings"]
     s = Settings(**{k: v for k, v in saved.items() if k in Settings.__dataclass_fields__})
     s.keys = tuple(s.keys)
-    run = Run(root, s)
-    for key in s.keys:
-        for stage in (f"encode_{key}_real", f"encode_{key}_random", f"features_{key}"):
-            rec = root / "stages" / f"{stage}.json"
-            if rec.exists():
-                run.keys[stage] = json.loads(rec.read_text())["key"]
-        run.analyze(key)
-    print_findings(run.summary())
+    from .fileio import FolderLocked
+
+    try:
+        run = Run(root, s)
+    except FolderLocked as e:
+        raise UserError(str(e)) from None
+    except OSError as e:
+        raise UserError(f"{root}: cannot write to the run folder ({e.strerror}); copy it somewhere writable") from None
+    try:
+        run.recorded_keys()
+        for key in s.keys:
+            if a.force:
+                (root / "stages" / f"analyze_{key}.json").unlink(missing_ok=True)
+            run.analyze(key)
+        print_findings(run.summary())
+    finally:
+        run.close()
 
 
 def cmd_report(a):
     from .report import build_report
 
+    import os
+
     root = Path(a.run_dir)
     if not (root / "analysis" / "summary.json").exists():
         raise UserError(f"{root}: no analysis/summary.json; run 'musicneurons reproduce -o {root}' first")
-    print(f"report: {build_report(root)}")
+    target = Path(a.output) if a.output else root / "report" / "index.html"
+    folder = target.parent if target.parent.exists() else target.parent.parent
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"{folder}: not writable (a read-only run?); write the report elsewhere with -o FILE.html")
+    print(f"report: {build_report(root, target)}")
 
 
 def cmd_explore(a):
@@ -728,12 +748,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (the models' device)")
     s.set_defaults(fn=cmd_reproduce)
 
-    s = sub.add_parser("analyze", help="re-run the analysis of a run folder")
+    s = sub.add_parser("analyze", help="re-run the analysis of a run folder (cached when nothing changed)")
     s.add_argument("run_dir")
+    s.add_argument("--force", action="store_true", help="recompute even when the cached analysis is up to date")
     s.set_defaults(fn=cmd_analyze)
 
     s = sub.add_parser("report", help="rebuild RUN_DIR/report/index.html from a run folder (no recomputation)")
     s.add_argument("run_dir")
+    s.add_argument("-o", "--output", default=None, help="write the report here instead (e.g. for a read-only run)")
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("explore", help="a local web app on a run folder: move its music neurons, see and hear the decode")

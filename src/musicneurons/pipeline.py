@@ -33,6 +33,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .fileio import FolderLock, atomic_write, content_digest
+from .sources import display_path
+
 MODEL_KEYS = ("2bar", "16bar")
 DEFAULT_MODELS = {"2bar": "mn-mel_2bar", "16bar": "mn-mel_16bar"}
 
@@ -65,13 +68,14 @@ def _hash(obj) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
-def _file_digest(path) -> str | None:
-    """A cheap identity of a checkpoint path (size + mtime of its files)."""
+def _listing_digest(path) -> str | None:
+    """A cheap identity of a corpus folder (names, sizes and mtimes of its files; the bytes of a Lakh-size corpus
+    are too many to hash on every run -- the extracted table's own content digest is checked instead)."""
     if path is None:
         return None
     p = Path(path)
     files = sorted(p.rglob("*")) if p.is_dir() else [p]
-    return _hash([(str(f), f.stat().st_size, int(f.stat().st_mtime)) for f in files if f.is_file()])
+    return _hash([(display_path(f), f.stat().st_size, int(f.stat().st_mtime)) for f in files if f.is_file()])
 
 
 def _peak_mem_mb() -> float:
@@ -79,50 +83,91 @@ def _peak_mem_mb() -> float:
 
 
 def _atomic_parquet(df: pd.DataFrame, path: Path):
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    df.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
 
 
 def _atomic_npz(path: Path, **arrays):
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez(tmp, **arrays)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: np.savez(tmp, **arrays))
+
+
+def _read_record(path: Path, log) -> dict | None:
+    """A stage record, or None (with one warning line) when it is missing, unreadable or malformed."""
+    if not path.exists():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+        if isinstance(rec, dict) and isinstance(rec.get("key"), str):
+            return rec
+    except (OSError, ValueError):
+        pass
+    log(f"  [warn]   {path.name}: unreadable stage record, ignored (the stage runs again)")
+    return None
 
 
 class Run:
     """A run folder and its stage cache."""
 
-    def __init__(self, root, settings: Settings, log=print):
+    def __init__(self, root, settings: Settings, log=print, lock: bool = True):
         self.root = Path(root)
         self.s = settings
         self.log = log
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.lock = FolderLock(self.root).acquire() if lock else None  # FolderLocked if another run writes here
         for sub in ("stages", "data", "latents", "features", "analysis", "report"):
             (self.root / sub).mkdir(parents=True, exist_ok=True)
         self.keys: dict[str, str] = {}
         self.timings: dict[str, dict] = {}
         self._models = {}
+        self._model_ids = {}
+
+    def close(self):
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     # -- stage bookkeeping ------------------------------------------------------------------------------
 
     def stage(self, name: str, key_obj, outputs: list[Path], fn):
-        """Run ``fn()`` unless the stage's key and outputs are already there."""
+        """Run ``fn()`` unless the stage's key matches its record AND every output's content digest matches the
+        one recorded when it was written (a truncated, replaced or missing output makes the stage run again,
+        saying why). The stage's identity for later stages (``self.keys``) covers its outputs' digests."""
         key = _hash(key_obj)
-        self.keys[name] = key
         rec_path = self.root / "stages" / f"{name}.json"
-        if rec_path.exists() and all(p.exists() for p in outputs):
-            rec = json.loads(rec_path.read_text())
-            if rec.get("key") == key:
+        rec = _read_record(rec_path, self.log)
+        why = None
+        if rec is not None and rec["key"] == key:
+            recorded = rec.get("outputs") or {}
+            bad = [p.name for p in outputs if recorded.get(p.name) is None or content_digest(p) != recorded[p.name]]
+            if not bad:
                 self.log(f"  [cached] {name}")
+                self.keys[name] = _hash([key, recorded])
                 self.timings[name] = {**rec, "cached": True}
                 return
+            why = f"output changed or missing since it was recorded: {', '.join(bad)}"
+        elif rec is not None:
+            why = "settings or inputs changed"
         self.log(f"  [run]    {name}")
+        if why:
+            self.log(f"           why: {why}")
         t0 = time.time()
         fn()
-        rec = {"key": key, "seconds": round(time.time() - t0, 2), "peak_rss_mb": round(_peak_mem_mb(), 1)}
-        rec_path.write_text(json.dumps(rec))
+        digests = {p.name: content_digest(p) for p in outputs}
+        rec = {"key": key, "outputs": digests, "seconds": round(time.time() - t0, 2),
+               "peak_rss_mb": round(_peak_mem_mb(), 1)}
+        atomic_write(rec_path, lambda tmp: tmp.write_text(json.dumps(rec)))
+        self.keys[name] = _hash([key, digests])
         self.log(f"  [done]   {name} in {rec['seconds']:.1f} s")
         self.timings[name] = {**rec, "cached": False}
+
+    def recorded_keys(self):
+        """Fill ``self.keys`` from the stage records on disk (to re-run a later stage without the earlier ones)."""
+        for rec_path in sorted((self.root / "stages").glob("*.json")):
+            if rec_path.name == "timings.json":
+                continue
+            rec = _read_record(rec_path, self.log)
+            if rec is not None:
+                self.keys[rec_path.stem] = _hash([rec["key"], rec.get("outputs") or {}])
+        return self.keys
 
     def model(self, key):
         from .model.checkpoint import load_model
@@ -133,14 +178,17 @@ class Run:
         return self._models[key]
 
     def model_id(self, key):
-        return {"model": self.s.models[key], "checkpoint": str(self.s.checkpoints.get(key)),
-                "digest": _file_digest(self.s.checkpoints.get(key)) or self._shipped_digest(key)}
+        if key not in self._model_ids:  # the weights' bytes: a changed checkpoint is a different model
+            self._model_ids[key] = {"model": self.s.models[key], "checkpoint": str(self.s.checkpoints.get(key)),
+                                    "digest": content_digest(self.s.checkpoints.get(key) or self._shipped_path(key))
+                                    if (self.s.checkpoints.get(key) or self._shipped_path(key)) else None}
+        return self._model_ids[key]
 
-    def _shipped_digest(self, key):
+    def _shipped_path(self, key):
         from .model.checkpoint import SHIPPED, WEIGHTS_DIR
 
         name = self.s.models[key]
-        return _file_digest(WEIGHTS_DIR / SHIPPED[name]) if name in SHIPPED else None
+        return WEIGHTS_DIR / SHIPPED[name] if name in SHIPPED else None
 
     # -- stages -----------------------------------------------------------------------------------------
 
@@ -148,7 +196,7 @@ class Run:
         bars = 2 if key == "2bar" else 16
         out = self.root / "data" / f"melodies_{key}.parquet"
         settings = {"corpus": self.s.corpus, "bars": bars, "n": self.s.n_melodies, "per_file": self.s.per_file,
-                    "seed": self.s.seed, "corpus_digest": _file_digest(self.s.corpus) if self.s.corpus != "builtin" else "builtin-v1"}
+                    "seed": self.s.seed, "corpus_digest": _listing_digest(self.s.corpus) if self.s.corpus != "builtin" else "builtin-v2"}
 
         def run():
             from .cli import extract_sources, write_rejections
@@ -190,8 +238,12 @@ class Run:
             parts.mkdir(exist_ok=True)
             chunk = self.s.encode_chunk
             mus, sigmas = [], []
+            part_key = _hash([up, self.model_id(key), self.s.device])  # parts of another model are never reused
+            for stale in parts.glob("*.npz"):
+                if not stale.name.startswith(part_key):
+                    stale.unlink()
             for i in range(0, len(ev), chunk):
-                part = parts / f"{up}-{i:09d}.npz"
+                part = parts / f"{part_key}-{i:09d}.npz"
                 if not part.exists():
                     _, mu, sigma = model.encode(ev[i:i + chunk])
                     _atomic_npz(part, mu=mu, sigma=sigma)
@@ -241,7 +293,8 @@ class Run:
             p = self.root / "analysis" / key / "summary.json"
             if p.exists():
                 summary[key] = json.loads(p.read_text())
-        (self.root / "analysis" / "summary.json").write_text(json.dumps(summary, indent=1))
+        text = json.dumps(summary, indent=1)
+        atomic_write(self.root / "analysis" / "summary.json", lambda tmp: tmp.write_text(text))
         return summary
 
 
@@ -276,8 +329,17 @@ def reproduce(run_dir, settings: Settings | None = None, log=print, report: bool
     """Run every stage for every model key; returns the summary."""
     s = settings or Settings()
     run = Run(run_dir, s, log)
-    (run.root / "settings.json").write_text(json.dumps({"settings": asdict(s), "versions": versions()}, indent=1,
-                                                       default=str))
+    try:
+        return _reproduce(run, s, log, report)
+    finally:
+        run.close()
+
+
+def _reproduce(run, s, log, report):
+    text = json.dumps({"settings": asdict(s), "versions": versions()}, indent=1, default=str)
+    path = run.root / "settings.json"
+    if not path.exists() or path.read_text() != text:  # a finished run is not rewritten
+        atomic_write(path, lambda tmp: tmp.write_text(text))
     t0 = time.time()
     for key in s.keys:
         log(f"{key}: {s.models[key]}" + (f" ({s.checkpoints[key]})" if s.checkpoints.get(key) else ""))
@@ -294,5 +356,5 @@ def reproduce(run_dir, settings: Settings | None = None, log=print, report: bool
         run.stage("report", {"keys": dict(run.keys)}, [run.root / "report" / "index.html"],
                   lambda: build_report(run.root))
     timings = {**run.timings, "total_seconds": round(time.time() - t0, 1)}
-    (run.root / "stages" / "timings.json").write_text(json.dumps(timings, indent=1))
+    atomic_write(run.root / "stages" / "timings.json", lambda tmp: tmp.write_text(json.dumps(timings, indent=1)))
     return summary

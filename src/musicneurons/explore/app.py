@@ -20,7 +20,6 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import numpy as np
 
@@ -158,8 +157,12 @@ def create_app(run_dir, device: str = "cpu", host: str = "127.0.0.1", workers: i
 
     from . import page
 
+    import torch
+
     run = RunData(run_dir, device=device)
-    pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="mn-decode")
+    threads = torch.get_num_threads()  # OpenMP's thread count is per thread: give the pool the caller's
+    pool = ThreadPoolExecutor(max_workers=max(1, int(workers)), thread_name_prefix="mn-decode",
+                              initializer=torch.set_num_threads, initargs=(threads,))
     latest: OrderedDict[str, int] = OrderedDict()  # client -> newest request number seen
     latest_lock = threading.Lock()
 
@@ -201,7 +204,7 @@ def create_app(run_dir, device: str = "cpu", host: str = "127.0.0.1", workers: i
         try:
             keys = RunData(run.root).keys  # the folder may have changed since start-up
         except NotARunError as e:
-            return HTMLResponse(page.error_page("Not a run folder", str(e)), status_code=404)
+            return HTMLResponse(page.error_page("Not a run folder", str(e), not_a_run=True), status_code=404)
         boot = {"run": str(run.root), "run_name": run.root.resolve().name, "keys": list(keys),
                 "max_upload": MAX_UPLOAD_BYTES}
         return HTMLResponse(page.index_html(boot))
@@ -383,7 +386,8 @@ def create_app(run_dir, device: str = "cpu", host: str = "127.0.0.1", workers: i
                 405: "method not allowed"}.get(status, getattr(exc, "detail", "") or "error")
         if wants_json(request):
             return JSONResponse({"error": text, "status": status}, status_code=status)
-        return HTMLResponse(page.error_page(f"{status}", text), status_code=status)
+        title = {404: "Not found", 405: "Method not allowed"}.get(status, f"Error {status}")
+        return HTMLResponse(page.error_page(title, text), status_code=status)
 
     async def value_error(request, exc):
         status = 422 if isinstance(exc, MelodyError) else 503 if isinstance(exc, NotARunError) else 400
@@ -466,7 +470,9 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = 8765, open_browser: bool
 
     app = create_app(run_dir, device=device, host=host)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto IPPROTO_TCP, not 0: asyncio sets TCP_NODELAY only on sockets that say so (else every keep-alive
+    # response waits ~40 ms for Nagle and the client's delayed ACK)
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
@@ -488,3 +494,41 @@ def serve(run_dir, host: str = "127.0.0.1", port: int = 8765, open_browser: bool
     finally:
         sock.close()
     return url
+
+
+class BackgroundServer:
+    """The app served from a thread on a free port (tests, benchmarks, notebooks)::
+
+        with BackgroundServer("runs/default") as srv:
+            requests.get(srv.url + "api/info")
+    """
+
+    def __init__(self, run_dir, host: str = "127.0.0.1", port: int = 0, device: str = "cpu", workers: int = 2,
+                 preload: bool = True):
+        import socket
+
+        import uvicorn
+
+        self.app = create_app(run_dir, device=device, host=host, workers=workers, preload=preload)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY: see serve
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind((host, port))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://{host}:{self.port}/"
+        self.server = uvicorn.Server(uvicorn.Config(self.app, log_level="warning", access_log=False, lifespan="on"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        deadline = time.time() + 120
+        while not self.server.started:
+            if not self.thread.is_alive() or time.time() > deadline:
+                raise RuntimeError("the explorer's server did not start")
+            time.sleep(0.05)
+        return self
+
+    def __exit__(self, *exc):
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+        self.sock.close()

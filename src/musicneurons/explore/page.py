@@ -83,8 +83,12 @@ canvas.roll { width:100%; height:250px; display:block; border:1px solid var(--li
 .neuron button.x { border:0; background:none; color:var(--muted); cursor:pointer; font-size:.9rem; padding:0 2px; }
 .track { position:relative; height:26px; }
 .track input[type=range] { width:100%; margin:6px 0 0; accent-color:var(--accent); }
+.track input[type=range]:focus-visible { outline:2px solid rgba(47,95,179,.35); outline-offset:1px; border-radius:6px; }
 .track .mark { position:absolute; top:1px; width:2px; height:8px; background:var(--accent2); margin-left:-1px;
                pointer-events:none; }
+.track .mark.beyond { background:#8a93a3; }
+.track .mark.beyond::after { border-top-color:#8a93a3; }
+.ends .beyond { color:var(--accent2); }
 .track .mark::after { content:""; position:absolute; left:-3px; top:-1px; border:4px solid transparent;
                       border-top-color:var(--accent2); }
 .ends { display:flex; justify-content:space-between; font-size:.72rem; color:#8a93a3;
@@ -222,10 +226,12 @@ SCRIPT = r"""
   var BOOT = JSON.parse(document.getElementById('boot').textContent);
   var S = { key: BOOT.keys[0], info: null, a: null, b: null, neurons: [], values: {}, mode: 'neurons',
             t: 0.5, seq: 0, shown: 0, last: null, ctrl: null, timer: null, decodes: 0, errors: [],
-            client: 'c' + Math.random().toString(36).slice(2, 12), upload: null, sel: null };
+            client: 'c' + Math.random().toString(36).slice(2, 12), upload: null, waiting: false, inflight: 0 };
   var audio = { ctx: null, nodes: [], timer: null };
   var $ = function (id) { return document.getElementById(id); };
-  window.mnExplorer = { state: S, audioState: function () { return audio.ctx ? audio.ctx.state : 'none'; } };
+  // for tests and the console: the state, the audio context's state, and whether every change is decoded
+  window.mnExplorer = { state: S, audioState: function () { return audio.ctx ? audio.ctx.state : 'none'; },
+                        idle: function () { return !S.waiting && S.inflight === 0 && S.shown === S.seq && S.seq > 0; } };
 
   function el(tag, attrs, text) {
     var e = document.createElement(tag);
@@ -299,8 +305,8 @@ SCRIPT = r"""
   function renderSliders() {
     var box = $('sliders'); box.innerHTML = '';
     S.neurons.forEach(function (n) {
-      var d = n.latent_index, own = S.a ? S.a.mu[d] : n.median;
-      var lo = Math.min(n.lo, own), hi = Math.max(n.hi, own);
+      var d = n.latent_index, own = S.a ? S.a.mu[d] : n.median, lo = n.lo, hi = n.hi;
+      var frac = Math.max(0, Math.min(1, (own - lo) / ((hi - lo) || 1))), beyond = own < lo || own > hi;
       var row = el('div', { 'class': 'neuron', 'data-index': d, 'data-rank': n.rank || '' });
       var top = el('div', { 'class': 'top' });
       top.appendChild(el('span', { 'class': 'lab' }, (n.rank ? '#' + n.rank + ' · ' : '') + 'd' + d));
@@ -317,14 +323,15 @@ SCRIPT = r"""
       }
       row.appendChild(top);
       var track = el('div', { 'class': 'track' });
-      var input = el('input', { type: 'range', min: lo, max: hi, step: (hi - lo) / 400 || 0.01,
+      var input = el('input', { type: 'range', min: lo, max: hi, step: 'any',
                                 'aria-label': 'latent dim ' + d });
       input.value = S.values[d] !== undefined ? S.values[d] : own;
-      var mark = el('div', { 'class': 'mark', title: 'the melody’s own value ' + fmt(own, 3) });
-      mark.style.left = 'calc(' + (100 * (own - lo) / ((hi - lo) || 1)) + '% + ' + (8 - 16 * (own - lo) / ((hi - lo) || 1)) + 'px)';
+      var mark = el('div', { 'class': 'mark' + (beyond ? ' beyond' : ''), title: 'the melody’s own value ' + fmt(own, 3) +
+                             (beyond ? ' (outside the population’s 1st–99th percentile)' : '') });
+      mark.style.left = 'calc(' + (100 * frac) + '% + ' + (8 - 16 * frac) + 'px)';
       track.appendChild(mark); track.appendChild(input); row.appendChild(track);
       var ends = el('div', { 'class': 'ends' });
-      ends.appendChild(el('span', {}, fmt(lo))); ends.appendChild(el('span', {}, 'melody ' + fmt(own)));
+      ends.appendChild(el('span', {}, fmt(lo))); ends.appendChild(el('span', { 'class': beyond ? 'beyond' : '' }, 'melody ' + fmt(own) + (beyond ? (own > hi ? ' ▶' : ' ◀') : '')));
       ends.appendChild(el('span', {}, fmt(hi))); row.appendChild(ends);
       function show() {
         var v = S.values[d] !== undefined ? S.values[d] : own;
@@ -349,10 +356,11 @@ SCRIPT = r"""
 
   // -- decoding: debounced, the latest request wins -------------------------------------------------------
   function decodeSoon(ms) {
-    clearTimeout(S.timer);
+    clearTimeout(S.timer); S.waiting = true;
     S.timer = setTimeout(decodeNow, ms === undefined ? 35 : ms);
   }
   async function decodeNow() {
+    S.waiting = false;
     if (!S.a) { return; }
     if (S.mode === 'ab' && !S.b) { $('status').textContent = 'pick melody B (load into B) for A ↔ B'; return; }
     var seq = ++S.seq;
@@ -363,6 +371,7 @@ SCRIPT = r"""
                  client: S.client, seq: seq };
     if (S.mode === 'ab') { body.b_events = S.b.events; body.t = S.t; }
     var t0 = performance.now();
+    S.inflight += 1;
     try {
       var r = await fetch('/api/decode', { method: 'POST', headers: { 'Content-Type': 'application/json' },
                                            body: JSON.stringify(body), signal: ctrl.signal });
@@ -377,7 +386,7 @@ SCRIPT = r"""
     } catch (e) {
       if (e.name === 'AbortError') { return; }
       $('status').textContent = 'error'; say(e.message);
-    }
+    } finally { S.inflight -= 1; }
   }
 
   // -- piano roll -------------------------------------------------------------------------------------------
@@ -575,10 +584,11 @@ def index_html(boot: dict) -> str:
             "<script src=\"/explore.js\"></script></body></html>\n")
 
 
-def error_page(title: str, message: str) -> str:
+def error_page(title: str, message: str, not_a_run: bool = False) -> str:
+    hint = ("<p>Start the explorer on a finished run folder: <code>musicneurons reproduce -o RUN_DIR</code>, then "
+            "<code>musicneurons explore RUN_DIR</code>.</p>" if not_a_run else
+            "<p><a href=\"/\">back to the explorer</a></p>")
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>musicneurons explorer: "
             f"{html.escape(title)}</title><link rel=\"stylesheet\" href=\"/explore.css\"></head><body>"
-            f"<div class=\"errorpage\"><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>"
-            "<p>Start the explorer on a finished run folder: <code>musicneurons reproduce -o RUN_DIR</code>, then "
-            "<code>musicneurons explore RUN_DIR</code>.</p><p><a href=\"/\">back to the explorer</a></p></div>"
+            f"<div class=\"errorpage\"><h1>{html.escape(title)}</h1><p>{html.escape(message)}</p>{hint}</div>"
             "</body></html>\n")

@@ -56,6 +56,8 @@ def card_markdown(card: dict, name: str | None = None) -> str:
               "noise_zeroing_changed_steps": "decoded steps changed by zeroing the noise dims"}
     lines += [f"| {labels[k]} | {v:.4g} |" if isinstance(v, float) else f"| {labels[k]} | {v} |"
               for k, v in metrics.items()]
+    if card.get("val_history"):
+        lines += ["", "![learning curves](curves.png)"]
     lines += ["", f"Validation: {card.get('n_val_windows', '?')} windows from {card.get('n_val_sources', '?')} sources "
               f"never trained on; training: {card.get('n_train_windows', '?')} windows. Steps: {card.get('step', '?')}, "
               f"wall time {card.get('wall_time_s', '?')} s. Every number is in `card.json`.", "",

@@ -454,6 +454,7 @@ def interventions_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     ex = run.parquet(key, "interventions.parquet")
     if ex is not None and len(ex):
         body += rolls_html(run, key, ex, ranks)
+    body += f"<p>To move these neurons yourself, open the explorer for this run: <code>musicneurons explore {esc(run.root)}</code>.</p>"
     return section(f"interventions-{key}", "Interventions: traversing single neurons", body, level=3)
 
 
@@ -703,19 +704,20 @@ def render(run: RunFolder) -> str:
     return page("musicneurons report", header_html(run), toc, "".join(sections), footer_html(run))
 
 
-def build_report(run_dir) -> Path:
-    """Write ``RUN_DIR/report/index.html`` from the run folder and return its path.
+def build_report(run_dir, out=None) -> Path:
+    """Write the report (``RUN_DIR/report/index.html``, or the file ``out``) from the run folder; returns its path.
+    The run folder is only read, so a read-only copy of a finished run can be reported to ``out``.
 
     Raises
     ------
     FileNotFoundError
         When ``RUN_DIR/analysis/summary.json`` is missing.
     """
+    from ..fileio import atomic_write
+
     run = RunFolder(run_dir)
-    out_dir = run.root / "report"
-    out_dir.mkdir(parents=True, exist_ok=True)
-    out = out_dir / "index.html"
-    tmp = out.with_suffix(".html.tmp")
-    tmp.write_text(render(run), encoding="utf-8")
-    tmp.replace(out)
+    out = Path(out) if out is not None else run.root / "report" / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    html = render(run)
+    atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
     return out
