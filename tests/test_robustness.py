@@ -81,3 +81,35 @@ def test_oversized_file_the_fast_reader_declines_is_rejected(tmp_path, monkeypat
     monkeypatch.setattr(sources, "FALLBACK_MAX_BYTES", 10)
     r = extract_file(path, bars=2)
     assert dict(r.reasons) == {"file too large": 1} and "fast reader declined" in r.details["file too large"]
+
+
+POOL = """
+import os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from musicneurons.procs import die_with_parent
+with ProcessPoolExecutor(2, initializer=die_with_parent) as pool:
+    print(" ".join(str(p) for p in pool.map(os.getpid, range(2))) if False else "", flush=True)
+    fut = [pool.submit(time.sleep, 600) for _ in range(2)]
+    time.sleep(1.0)
+    print(" ".join(str(p) for p in pool._processes), flush=True)
+    time.sleep(600)
+"""
+
+
+def test_pool_workers_die_with_a_killed_parent():
+    import signal
+    import time as _time
+
+    p = subprocess.Popen([sys.executable, "-c", POOL], stdout=subprocess.PIPE, text=True)
+    p.stdout.readline()
+    workers = [int(x) for x in p.stdout.readline().split()]
+    assert len(workers) == 2
+    os.kill(p.pid, signal.SIGKILL)
+    p.wait()
+    deadline = _time.time() + 10
+    alive = workers
+    while alive and _time.time() < deadline:
+        _time.sleep(0.2)
+        alive = [w for w in workers if os.path.exists(f"/proc/{w}") and
+                 "zombie" not in open(f"/proc/{w}/status").read().lower()]
+    assert not alive, f"workers {alive} outlived their parent"

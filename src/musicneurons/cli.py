@@ -58,6 +58,8 @@ def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False
     from concurrent.futures import ProcessPoolExecutor
     from functools import partial
 
+    from .procs import die_with_parent
+
     from tqdm import tqdm
 
     from .corpus import extract_builtin
@@ -75,7 +77,7 @@ def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False
             raise UserError(str(e)) from None
     fn = partial(extract_file, bars=bars)
     if workers > 1 and len(files) > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
             it = pool.map(fn, files, chunksize=max(1, min(64, len(files) // (workers * 8) or 1)))
             results.extend(tqdm(it, total=len(files), disable=not progress, desc="extract", unit="file"))
     else:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .extract import ExtractResult, NoteSeq, extract_sequence
+from .procs import die_with_parent
 
 CORPUS_VERSION = 1
 FOUR_QUARTER_METERS = {"4/4", "C", "C|", "2/2", "8/8"}
@@ -114,7 +115,7 @@ def build_builtin(workers: int | None = None, progress: bool = True) -> Path:
     workers = workers or min(4, os.cpu_count() or 1)
     frames = []
     for name, items, fn in (("abc", list(_abc_tunes()), _parse_abc), ("bach", _bach_paths(), _parse_bach)):
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
             results = list(tqdm(pool.map(fn, items, chunksize=8), total=len(items), disable=not progress,
                                 desc=f"parsing built-in corpus ({name})", unit="tune"))
         frames.append(_to_frame(name, results))

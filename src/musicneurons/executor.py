@@ -92,7 +92,9 @@ class LocalExecutor:
         from concurrent.futures import ProcessPoolExecutor, as_completed
         from concurrent.futures.process import BrokenProcessPool
 
-        pool = ProcessPoolExecutor(min(self.workers, len(items)))
+        from .procs import die_with_parent
+
+        pool = ProcessPoolExecutor(min(self.workers, len(items)), initializer=die_with_parent)
         try:
             futures = {pool.submit(_call, fn, item): i for i, item in enumerate(items)}
             for fut in as_completed(futures):

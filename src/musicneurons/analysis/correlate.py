@@ -28,6 +28,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..procs import threads_only
+
 CATEGORIES = ("P", "R", "M")
 
 
@@ -224,9 +226,10 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
         if rows.size <= n_neighbors + 1:
             continue
         for j in cols:
-            out[:, j] = mutual_info_regression(
-                X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state, n_jobs=-1
-            )
+            with threads_only():  # no loky worker outlives a killed run
+                out[:, j] = mutual_info_regression(
+                    X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state, n_jobs=-1
+                )
     return out
 
 

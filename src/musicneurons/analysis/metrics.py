@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..procs import threads_only
+
 
 def _check(codes, factors):
     c = np.asarray(codes, dtype=float)
@@ -195,7 +197,7 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
         if tr.size < 2 or np.ptp(f[tr, j]) == 0:
             continue
         jobs.append((j, c[tr], f[tr, j], c[te], f[te, j]))
-    fitted = Parallel(n_jobs=n_jobs)(
+    fitted = Parallel(n_jobs=n_jobs, prefer="threads")(  # threads: no worker outlives a killed run
         delayed(_fit_importance)(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state)
         for _, c_tr, f_tr, c_te, f_te in jobs)
     for (j, *_), (importance, score) in zip(jobs, fitted):
@@ -246,8 +248,9 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
             continue
         sel = rows if max_samples is None or rows.size <= max_samples else rng.choice(rows, max_samples, replace=False)
         if mi == "knn":
-            m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state,
-                                       n_jobs=-1)
+            with threads_only():
+                m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state,
+                                           n_jobs=-1)
         elif mi == "binned":
             m = discrete_mutual_info(histogram_discretize(c[sel], bins),
                                      histogram_discretize(f[sel, j][:, None], bins))[:, 0]

@@ -141,7 +141,9 @@ def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, 
     else:
         import multiprocessing as mp
 
-        with mp.get_context("spawn").Pool(workers) as pool:
+        from ..procs import die_with_parent
+
+        with mp.get_context("spawn").Pool(workers, initializer=die_with_parent) as pool:
             for res, job in zip(pool.imap(_extract_chunk, jobs), jobs):
                 results.append(res)
                 if bar is not None:
