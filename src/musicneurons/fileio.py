@@ -51,14 +51,23 @@ class FolderLocked(RuntimeError):
     """Another process holds the folder's lock."""
 
 
+_HELD: dict[str, list] = {}  # lock path -> [fd, holders] of the locks this process holds
+
+
 class FolderLock:
-    """An exclusive lock on a folder for as long as the object lives (or until :meth:`release`)."""
+    """An exclusive lock on a folder against other processes (or until :meth:`release`). Re-entrant within a
+    process: a library user may hold a ``Run`` on a folder and call ``reproduce`` on it too."""
 
     def __init__(self, folder):
         self.path = Path(folder) / ".lock"
         self.fd = None
 
     def acquire(self) -> "FolderLock":
+        key = str(self.path.resolve())
+        if key in _HELD:
+            _HELD[key][1] += 1
+            self.fd = _HELD[key][0]
+            return self
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -70,13 +79,22 @@ class FolderLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self.fd = fd
+        _HELD[key] = [fd, 1]
         return self
 
     def release(self):
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-            os.close(self.fd)
-            self.fd = None
+        if self.fd is None:
+            return
+        key = str(self.path.resolve())
+        held = _HELD.get(key)
+        self.fd = None
+        if held is None:
+            return
+        held[1] -= 1
+        if held[1] == 0:
+            del _HELD[key]
+            fcntl.flock(held[0], fcntl.LOCK_UN)
+            os.close(held[0])
 
     def __enter__(self):
         return self.acquire()

@@ -1,0 +1,358 @@
+"""Chance baselines for the associations the analysis states: a permutation null and an untrained model.
+
+Two references, both torch-free (arrays in, dicts out):
+
+1. **Permutation null** (:class:`PhikPermutationNull`): the rows of the feature table are shuffled across windows
+   (one seeded permutation of all rows at once, so the features keep their correlations among themselves) and the
+   neuron x feature φK is recomputed for every analysed neuron and every feature; per neuron the *best* φK over
+   the features is kept, which is the statistic the summary states ("the top feature of neuron d"), so the null
+   accounts for picking the best of ~50 features. Its 99th percentile over the permutations (``q99_``) is the
+   chance level a neuron's stated association must clear.
+
+   One vectorised pass per permutation: both sides are binned once, exactly as
+   :func:`~musicneurons.analysis.correlate.bin_uniform` (phik's interval binning); a shuffle only changes the
+   2-D histograms, which for all neuron x feature pairs at once are one matrix product of one-hot codes
+   (``(n_neurons * bins) x n_samples @ n_samples x (n_features * bins)``, float32, exact counts). phik's chi2
+   (Pearson, dependent frequency estimates, Yates' correction on 2 x 2 tables as scipy applies it), its noise
+   pedestal ``(r - 1)(c - 1)`` of the non-empty table and its chi2 -> ρ map follow
+   :mod:`~musicneurons.analysis.bivariate`; the map ``ρ -> (chi2 - pedestal) / (chi2_max - pedestal)`` depends
+   only on the table's shape, so it is tabulated once per shape on a grid of ``RHO_GRID`` values of ρ and
+   inverted by interpolation (in the square root of the chi2 fraction, which is linear in ρ near 0) instead of
+   one root-finding per table: within ~1e-4 of :func:`~musicneurons.analysis.correlate.phik_rect` (tested).
+
+2. **Untrained model** (:func:`untrained_baseline`): the posterior of the *same architecture* with Magenta's
+   initial weights (seeded, never trained) on the same real windows is passed through the same steps as the
+   trained model's: the sigma rule (:class:`~musicneurons.analysis.NeuronProfile`, same threshold setting), the
+   ranking, the best-feature φK of its top ``n_top`` (30) dims, the median |Pearson r| among them, and the
+   disentanglement metrics on as many dims as the trained model's analysed music neurons. An untrained encoder
+   is a fixed random function of the input, so its codes already correlate with simple input statistics (note
+   density, register): the trained model's associations mean something only where they beat it.
+
+``summary["<key>"]["baselines"]`` (written by :func:`baselines_summary`; the explorer reads it)::
+
+    {"permutation": {"n_permutations": int, "statistic": str, "quantile": 0.99,
+                     "best_phik_q99": float,            # median over the analysed neurons of their q99
+                     "best_phik_q99_max": float,        # the largest per-neuron q99
+                     "best_phik_null_median": float,    # median of all null best-φK values
+                     "n_neurons": int, "n_features": int, "n_samples": int, "seconds": float,
+                     "per_neuron": [{"latent_index", "q99", "null_median", "null_max"}, ...]},
+     "untrained": {"init": str, "seed": int, "n_dims": int,
+                   "n_music_neurons": int, "sigma_threshold": float, "sigma_threshold_rule": str,
+                   "ranked_among": "music neurons" | "all dims", "n_top": int,
+                   "median_best_phik_top": float, "n_best_phik_ge_0.5": int, "best_phik_top": [float, ...],
+                   "top_dims": [{"rank", "latent_index", "top_feature", "top_phik", "category"}, ...],
+                   "top_feature_counts": {feature: n}, "median_abs_pearson_top": float,
+                   "metrics": {mig, sap, dci_*, ...} | None, "metrics_n_dims": int | None},
+     "trained": {"n_top": int, "median_best_phik_top": float, "n_best_phik_ge_0.5": int,
+                 "median_abs_pearson_top": float, "metrics": {...} | None},
+     "per_neuron": {"<latent index>": q99, ...},       # the chance level per neuron (read by the explorer)
+     "rule": str}                                      # how labels are gated
+
+and per music neuron in ``summary["<key>"]["music_neurons"]``: ``top_phik_null_q99`` (its q99, None when not
+analysed), ``clears_null`` (``top_phik > top_phik_null_q99``; None without a null), ``untrained_feature_phik``
+(the best φK any of the untrained model's top dims reaches with the same feature), ``category`` (P/R/M, None
+when the neuron does not clear the null) and ``category_raw`` (the ungated label).
+"""
+
+from __future__ import annotations
+
+import time
+from functools import lru_cache
+from typing import Mapping
+
+import numpy as np
+import pandas as pd
+
+from .correlate import bin_uniform, constant_columns
+
+N_PERMUTATIONS = 200  # the pipeline's default (Settings.n_permutations)
+NULL_QUANTILE = 0.99
+N_TOP = 30  # dims compared between the trained and the untrained model
+STRONG_PHIK = 0.5  # "count >= 0.5" in the comparison
+RHO_GRID = 1001
+UNTRAINED_INIT = ("MusicVAE(cfg) with Magenta's initial weights (MusicVAE.reset_parameters: glorot LSTM/dense "
+                  "kernels, N(0, 0.001) mu/sigma/initial-state kernels, zero biases, forget bias 1), never trained")
+
+
+# --------------------------------------------------------------------------- fast phik of many tables
+@lru_cache(maxsize=128)
+def _g_curve(nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
+    """(sqrt(g(ρ)), ρ) on a grid, g = the chi2 fraction of phik's binned bivariate normal for an nx x ny table."""
+    from .bivariate import _chi2_sum, _grid, binned_bvn
+
+    sx, sy, corr0, one = _grid(nx, ny)
+    rho = np.linspace(0.0, 1.0, RHO_GRID)
+    g = np.array([_chi2_sum(binned_bvn(float(r), sx, sy).ravel(), corr0) / one for r in rho])
+    g = np.maximum.accumulate(np.clip(g, 0.0, 1.0))  # monotone for np.interp
+    return np.sqrt(g), rho
+
+
+def phik_from_tables(H: np.ndarray, noise_correction: bool = True) -> np.ndarray:
+    """phik of many 2-D histograms at once (the same value as :func:`.bivariate.phik_from_hist2d` of each
+    table with its empty rows and columns removed, to ~1e-4).
+
+    Parameters
+    ----------
+    H : np.ndarray, shape=(..., nx, ny)
+        Counts. Empty rows/columns are ignored, as phik's groupby drops them.
+
+    Returns
+    -------
+    np.ndarray, shape=H.shape[:-2]
+        NaN where a table has fewer than 2 non-empty rows or columns.
+    """
+    H = np.asarray(H, dtype=float)
+    shape = H.shape[:-2]
+    H = H.reshape(-1, *H.shape[-2:])
+    R = H.sum(axis=2)  # (m, nx)
+    C = H.sum(axis=1)  # (m, ny)
+    n = R.sum(axis=1)
+    r_eff = (R > 0).sum(axis=1)
+    c_eff = (C > 0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        E = R[:, :, None] * C[:, None, :] / n[:, None, None]
+        O = H
+        yates = (r_eff == 2) & (c_eff == 2)  # scipy's chi2_contingency corrects when dof == 1
+        if yates.any():
+            d = E[yates] - O[yates]
+            O = O.copy()
+            O[yates] = O[yates] + np.minimum(0.5, np.abs(d)) * np.sign(d)
+        terms = np.where(E > 0, (O - E) ** 2 / E, 0.0)
+    chi2 = terms.sum(axis=(1, 2))
+    out = np.full(H.shape[0], np.nan)
+    ok = (r_eff >= 2) & (c_eff >= 2)
+    ped = ((r_eff - 1) * (c_eff - 1)).astype(float) if noise_correction else np.zeros(H.shape[0])
+    chi2_max = n * (np.minimum(r_eff, c_eff) - 1)
+    for (a, b) in {(int(x), int(y)) for x, y in zip(r_eff[ok], c_eff[ok])}:
+        m = ok & (r_eff == a) & (c_eff == b)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = (chi2[m] - ped[m]) / (chi2_max[m] - ped[m])
+        sg, rho = _g_curve(a, b)
+        v = np.interp(np.sqrt(np.clip(np.nan_to_num(t, nan=0.0), 0.0, 1.0)), sg, rho)
+        v = np.where(chi2[m] <= ped[m], 0.0, v)
+        v = np.where(chi2[m] >= chi2_max[m], 1.0, v)
+        out[m] = v
+    return out.reshape(shape)
+
+
+def _one_hot(bins_idx: np.ndarray, n_bins: int) -> np.ndarray:
+    """(n_samples, n_cols) bin indices (-1 = missing) -> (n_samples, n_cols * n_bins) float32 one-hot codes."""
+    n, k = bins_idx.shape
+    out = np.zeros((n, k * n_bins), np.float32)
+    rows, cols = np.nonzero(bins_idx >= 0)
+    out[rows, cols * n_bins + bins_idx[rows, cols]] = 1.0
+    return out
+
+
+def _binned(A: np.ndarray, bins: int) -> np.ndarray:
+    return np.stack([bin_uniform(A[:, j], bins)[0] for j in range(A.shape[1])], axis=1) if A.shape[1] else \
+        np.zeros((A.shape[0], 0), np.int64)
+
+
+def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True):
+    """phik of every column of X against every column of Y (rows of Y taken in the order ``perm``), through the
+    one-hot matrix product; shape (n_x, n_y). The fast counterpart of ``phik_rect(X, Y)[0]``."""
+    bx = _binned(np.asarray(X, float), bins)
+    by = _binned(np.asarray(Y, float), bins)
+    if perm is not None:
+        by = by[perm]
+    H = (_one_hot(bx, bins).T @ _one_hot(by, bins)).reshape(bx.shape[1], bins, by.shape[1], bins)
+    return phik_from_tables(H.transpose(0, 2, 1, 3), noise_correction)
+
+
+def _clean_features(features: pd.DataFrame, names=None) -> pd.DataFrame:
+    f = features.copy()
+    f.columns = [str(c) for c in f.columns]
+    f = f.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+    if names is not None:
+        return f[list(names)]
+    return f.drop(columns=constant_columns(f))
+
+
+# --------------------------------------------------------------------------- the permutation null
+class PhikPermutationNull:
+    """Per neuron the null distribution of its best-feature φK under features shuffled across windows.
+
+    Parameters
+    ----------
+    n_permutations : int
+    bins : int
+        phik bins per column (as the correlation).
+    quantile : float
+        The chance level reported per neuron (0.99).
+    noise_correction : bool
+    random_state : int
+
+    Attributes
+    ----------
+    neurons_ : np.ndarray, latent indices (the columns given)
+    feature_names_ : list of str
+    null_ : np.ndarray, shape=(n_permutations, n_neurons), best φK over the features per permutation
+    q99_ : pd.Series, per latent index the ``quantile`` of ``null_``
+    settings_ : dict
+    """
+
+    def __init__(self, n_permutations: int = N_PERMUTATIONS, bins: int = 10, quantile: float = NULL_QUANTILE,
+                 noise_correction: bool = True, random_state: int = 0):
+        self.n_permutations = n_permutations
+        self.bins = bins
+        self.quantile = quantile
+        self.noise_correction = noise_correction
+        self.random_state = random_state
+
+    def fit(self, mu, features: pd.DataFrame, neurons=None, feature_names=None, max_block_bytes: int = 2 ** 28):
+        """``mu`` (n_samples, n_dims), ``features`` as for :class:`~musicneurons.analysis.NeuronFeatureCorrelation`
+        (constant columns dropped unless ``feature_names`` lists the ones to use)."""
+        t0 = time.time()
+        mu = np.asarray(mu, dtype=float)
+        if len(features) != mu.shape[0]:
+            raise ValueError(f"mu has {mu.shape[0]} rows but features has {len(features)}")
+        self.neurons_ = np.arange(mu.shape[1]) if neurons is None else np.asarray(neurons, dtype=int)
+        f = _clean_features(features, feature_names)
+        self.feature_names_ = list(f.columns)
+        n, k, nf, b = mu.shape[0], self.neurons_.size, len(self.feature_names_), self.bins
+        Ox = _one_hot(_binned(mu[:, self.neurons_], b), b).T.copy()  # (k*b, n)
+        by = _binned(f.to_numpy(dtype=float), b)
+        rng = np.random.default_rng(self.random_state)
+        self.null_ = np.full((self.n_permutations, k), np.nan)
+        if k and nf:
+            oy = _one_hot(by, b)  # (n, nf*b)
+            per = max(1, int(max_block_bytes // max(oy.nbytes, 1)))  # permutations per matrix product
+            p = 0
+            while p < self.n_permutations:
+                m = min(per, self.n_permutations - p)
+                block = np.concatenate([oy[rng.permutation(n)] for _ in range(m)], axis=1)  # (n, m*nf*b)
+                H = (Ox @ block).reshape(k, b, m, nf, b).transpose(2, 0, 3, 1, 4)  # (m, k, nf, b, b)
+                ph = phik_from_tables(H, self.noise_correction)  # (m, k, nf)
+                with np.errstate(all="ignore"):
+                    self.null_[p:p + m] = np.where(np.isnan(ph).all(axis=2), np.nan,
+                                                   np.nanmax(np.nan_to_num(ph, nan=-1.0), axis=2))
+                p += m
+        idx = pd.Index([int(d) for d in self.neurons_], name="latent_index")
+        with np.errstate(all="ignore"):
+            q = np.nanquantile(self.null_, self.quantile, axis=0) if self.n_permutations and k else np.full(k, np.nan)
+        self.q99_ = pd.Series(q, index=idx)
+        self.seconds_ = round(time.time() - t0, 2)
+        self.settings_ = {
+            "n_permutations": int(self.n_permutations), "quantile": self.quantile,
+            "shuffle": "rows of the feature table permuted across windows (one seeded permutation of all features "
+                       "at once), neurons fixed",
+            "statistic": "per neuron the best phik over the features (the top feature's phik)",
+            "phik": f"{b} uniform bins per column (as the correlation), noise correction {self.noise_correction}, "
+                    f"2-D histograms by one-hot matrix products, chi2 -> rho by interpolation on {RHO_GRID} rho values",
+            "random_state": self.random_state, "n_features": nf, "n_samples": int(n),
+        }
+        return self
+
+    def summary(self) -> dict:
+        null = self.null_
+        per = []
+        for j, d in enumerate(self.neurons_):
+            col = null[:, j]
+            col = col[np.isfinite(col)]
+            per.append({"latent_index": int(d), "q99": float(self.q99_.iloc[j]) if col.size else None,
+                        "null_median": float(np.median(col)) if col.size else None,
+                        "null_max": float(col.max()) if col.size else None})
+        q = self.q99_.to_numpy(dtype=float)
+        fin = np.isfinite(null)
+        return {"n_permutations": int(self.n_permutations), "quantile": self.quantile,
+                "statistic": self.settings_["statistic"],
+                "best_phik_q99": float(np.nanmedian(q)) if np.isfinite(q).any() else None,
+                "best_phik_q99_max": float(np.nanmax(q)) if np.isfinite(q).any() else None,
+                "best_phik_null_median": float(np.median(null[fin])) if fin.any() else None,
+                "n_neurons": int(self.neurons_.size), "n_features": len(self.feature_names_),
+                "n_samples": self.settings_["n_samples"], "seconds": self.seconds_, "per_neuron": per}
+
+
+# --------------------------------------------------------------------------- the untrained model
+def _top_stats(phik: pd.DataFrame, mu_top: np.ndarray) -> dict:
+    best = phik.max(axis=1, skipna=True).to_numpy(dtype=float)
+    fin = best[np.isfinite(best)]
+    if mu_top.shape[1] > 1:
+        with np.errstate(all="ignore"):
+            r = np.corrcoef(mu_top, rowvar=False)
+        off = np.abs(r[~np.eye(r.shape[0], dtype=bool)])
+        med_r = float(np.nanmedian(off)) if np.isfinite(off).any() else None
+    else:
+        med_r = None
+    return {"n_top": int(phik.shape[0]),
+            "median_best_phik_top": float(np.median(fin)) if fin.size else None,
+            f"n_best_phik_ge_{STRONG_PHIK}": int((fin >= STRONG_PHIK).sum()),
+            "best_phik_top": [float(v) if np.isfinite(v) else None for v in best],
+            "median_abs_pearson_top": med_r}
+
+
+def trained_reference(mu, phik: pd.DataFrame, order, n_top: int = N_TOP, metrics: dict | None = None) -> dict:
+    """The trained model's side of the comparison: the same statistics over its top ``n_top`` ranked music
+    neurons (``phik`` indexed by latent index, e.g. ``NeuronFeatureCorrelation.phik_``)."""
+    top = [int(d) for d in np.asarray(order)[:n_top] if int(d) in phik.index]
+    s = _top_stats(phik.loc[top], np.asarray(mu, float)[:, top])
+    s.pop("best_phik_top")
+    s["metrics"] = ({k: v for k, v in metrics.items() if k not in ("settings", "per_factor")} if metrics else None)
+    return s
+
+
+def untrained_baseline(mu, sigma, features: pd.DataFrame, categories: Mapping[str, str], *,
+                       sigma_threshold="auto", order_by: str = "var_mu", phik_bins: int = 10, n_top: int = N_TOP,
+                       feature_names=None, metrics: bool = False, metrics_n_dims: int | None = None,
+                       random_state: int = 0, seed: int | None = None) -> tuple[dict, pd.DataFrame]:
+    """The untrained model's posterior through the trained model's steps (see the module docstring).
+
+    Returns
+    -------
+    summary : dict
+        ``summary["<key>"]["baselines"]["untrained"]``.
+    phik : pd.DataFrame, shape=(n_top, n_features)
+        Its top dims x features φK (rows by latent index, rank order).
+    """
+    from .correlate import NeuronFeatureCorrelation
+    from .neurons import NeuronProfile
+
+    mu = np.asarray(mu, dtype=float)
+    prof = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=0,
+                         random_state=random_state).fit(mu, sigma)
+    if prof.n_music_ >= n_top:
+        ranked, among = prof.order_, "music neurons"
+    else:  # fewer music neurons than compared dims: rank every dim by the same key
+        key = {"var_mu": -prof.var_mu_, "mean_sigma": prof.mean_sigma_, "kl": -prof.kl_}[order_by]
+        ranked, among = np.argsort(key, kind="stable"), "all dims"
+    top = ranked[:n_top]
+    feats = _clean_features(features, feature_names)
+    c = NeuronFeatureCorrelation(bins=phik_bins, significance=False, cross_checks=False,
+                                 random_state=random_state).fit(mu, feats, categories, top)
+    stats = _top_stats(c.phik_, mu[:, top])
+    dims = []
+    for rank, d in enumerate(top, start=1):
+        f, v = c.top_feature(int(d))
+        dims.append({"rank": rank, "latent_index": int(d), "top_feature": f, "top_phik": v,
+                     "category": c.dominant_category_.get(int(d))})
+    counts = pd.Series([m["top_feature"] for m in dims if m["top_feature"]]).value_counts()
+    m_out, m_dims = None, None
+    if metrics:
+        from .metrics import disentanglement_report
+
+        m_dims = int(min(metrics_n_dims or n_top, ranked.size))
+        if m_dims > 1:
+            rep = disentanglement_report(mu[:, ranked[:m_dims]], feats.to_numpy(dtype=float),
+                                         factor_names=list(feats.columns),
+                                         dci_kwargs={"random_state": random_state},
+                                         interpretability_kwargs={"random_state": random_state})
+            m_out = {k: v for k, v in rep.items() if k not in ("settings", "per_factor")}
+    out = {"init": UNTRAINED_INIT, "seed": seed, "n_dims": int(prof.n_dims_), "n_music_neurons": int(prof.n_music_),
+           "sigma_threshold": float(prof.sigma_threshold_), "sigma_threshold_rule": prof.threshold_rule_["rule"],
+           "ranked_among": among, "order_by": order_by, **stats, "top_dims": dims,
+           "top_feature_counts": {str(k): int(v) for k, v in counts.items()},
+           "metrics": m_out, "metrics_n_dims": m_dims}
+    return out, c.phik_
+
+
+def baselines_summary(null: PhikPermutationNull | None, untrained: dict | None, trained: dict | None) -> dict:
+    """``summary["<key>"]["baselines"]`` (shape in the module docstring)."""
+    out = {"permutation": null.summary() if null is not None else None, "untrained": untrained, "trained": trained}
+    if null is not None:
+        out["per_neuron"] = {str(int(d)): (float(v) if np.isfinite(v) else None) for d, v in null.q99_.items()}
+        out["rule"] = (f"a neuron's concept label (P/R/M) is given only when its best phik is above the "
+                       f"{int(null.quantile * 100)}th percentile of its permutation null "
+                       f"({null.n_permutations} shuffles of the features across windows, best over "
+                       f"{len(null.feature_names_)} features)")
+    return out
