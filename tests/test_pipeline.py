@@ -85,3 +85,57 @@ def test_summary_has_the_analysis_fields(tmp_path, tiny_models):
         assert set(n) >= {"rank", "latent_index", "var_mu", "mean_sigma", "top_feature", "top_phik", "category"}
     prof = (tmp_path / "analysis" / "2bar" / "profile.csv").read_text().splitlines()
     assert len(prof) == 1 + 512
+
+
+def test_untrained_baseline_stage_permutation_null_and_health(tmp_path, tiny_models):
+    from musicneurons.cli import read_events
+    from musicneurons.model.checkpoint import load_model
+
+    s = settings(tiny_models)
+    s.n_permutations = 10
+    log = []
+    reproduce(tmp_path, s, log=log.append, report=False)
+    assert "  [run]    encode_2bar_untrained" in log
+    rec = json.loads((tmp_path / "stages" / "encode_2bar_untrained.json").read_text())
+    assert "2bar_untrained.npz" in rec["outputs"]
+    # the untrained latents: the same architecture, Magenta's initialisation, seeded, on the real windows
+    cfg = load_model(checkpoint=tiny_models).cfg
+    torch.manual_seed(s.seed)
+    _, mu, sigma = MusicVAE(cfg).encode(read_events(tmp_path / "data" / "melodies_2bar.parquet"))
+    with np.load(tmp_path / "latents" / "2bar_untrained.npz") as f:
+        np.testing.assert_array_equal(f["mu"], mu)
+        np.testing.assert_array_equal(f["sigma"], sigma)
+    summary = json.loads((tmp_path / "analysis" / "summary.json").read_text())["2bar"]
+    b = summary["baselines"]
+    assert b["permutation"]["n_permutations"] == 10 and b["permutation"]["best_phik_q99"] is not None
+    analysed = [n for n in summary["music_neurons"] if n["top_phik"] is not None]
+    n_top = min(30, len(analysed))  # the same number of top dims on both sides
+    assert b["untrained"]["n_top"] == b["trained"]["n_top"] == n_top and len(b["untrained"]["top_dims"]) == n_top
+    assert b["untrained"]["median_best_phik_top"] is not None
+    assert analysed and all(isinstance(n["clears_null"], bool) for n in analysed)
+    assert all((n["category"] is not None) == n["clears_null"] for n in analysed)
+    h = summary["health"]
+    assert {"recon_accuracy", "always_hold_accuracy", "noise_zeroing_changed_steps", "passes", "thresholds",
+            "failures"} <= set(h)
+    assert h["passes"] is False  # an untrained tiny model has learned nothing
+    assert summary["settings"]["health"]["n_windows"] == h["n_windows"] == summary["n_real"]
+    # a rerun caches the baseline stage (and everything else)
+    log = []
+    reproduce(tmp_path, s, log=log.append, report=False)
+    assert "  [cached] encode_2bar_untrained" in log and not [m for m in log if "[run]" in m]
+    key = json.loads((tmp_path / "stages" / "analyze_2bar.json").read_text())["key"]
+    assert _analyze_key(tmp_path, s) == key
+    s.n_permutations = 12  # the number of permutations is part of the analysis stage's key
+    assert _analyze_key(tmp_path, s) != key
+
+
+def _analyze_key(root, s):
+    """The key the analyze stage would record for settings ``s`` (its ``stage`` call, intercepted)."""
+    run = Run(root, s, log=lambda *_: None, lock=False)
+    run.recorded_keys()
+    got = {}
+    run.stage = lambda name, key_obj, outputs, fn: got.setdefault(name, key_obj)
+    run.analyze("2bar")
+    from musicneurons.pipeline import _hash
+
+    return _hash(got["analyze_2bar"])

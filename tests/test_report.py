@@ -445,3 +445,78 @@ def test_headless_chromium(run_dir, tmp_path):
         if kind and kind != "piano-roll":
             assert shown >= 0.95 * natural, (kind, natural, shown)
     shutil.rmtree(profile, ignore_errors=True)
+
+
+def _gated_summary(auc=0.7):
+    base = {"model": "tiny", "n_music_neurons": 37, "n_music_neurons_ci": [30, 40], "n_dims": 512, "n_real": 10,
+            "n_random": 10, "sigma_threshold": 0.5, "sigma_threshold_rule": "gap",
+            "music_neurons": [{"rank": 1, "latent_index": 5, "var_mu": 1.0, "mean_sigma": 0.2, "kl": 1.0,
+                               "top_feature": "P12", "top_phik": 0.9, "category": "P", "category_raw": "P",
+                               "top_phik_null_q99": 0.2, "clears_null": True, "untrained_feature_phik": 0.6},
+                              {"rank": 2, "latent_index": 9, "var_mu": 0.5, "mean_sigma": 0.3, "kl": 0.5,
+                               "top_feature": "R15", "top_phik": 0.15, "category": None, "category_raw": "R",
+                               "top_phik_null_q99": 0.2, "clears_null": False, "untrained_feature_phik": 0.9}],
+            "category_neurons": {"P": [5], "R": [], "M": []},
+            "activation": {"activated_music_real_mean": 35.0, "activated_noise_real_mean": 40.0,
+                           "activated_music_random_mean": 34.0, "activated_noise_random_mean": 150.0, "auc": auc,
+                           "noise_count_cut": 77.0},
+            "ablation": {"recon_accuracy_full": 0.9, "recon_accuracy_noise_zeroed": 0.89, "agreement": 0.995,
+                         "n_ablated_dims": 475},
+            "metrics": None, "settings": {"profile": {"sigma_threshold": 0.5}},
+            "baselines": {"permutation": {"n_permutations": 50, "quantile": 0.99, "best_phik_q99": 0.2,
+                                          "best_phik_q99_max": 0.2},
+                          "untrained": {"n_top": 2, "median_best_phik_top": 0.75, "n_best_phik_ge_0.5": 2,
+                                        "n_music_neurons": 512, "sigma_threshold_rule": "fallback", "seed": 0,
+                                        "top_feature_counts": {"R15": 2}},
+                          "trained": {"n_top": 2, "median_best_phik_top": 0.52, "n_best_phik_ge_0.5": 1},
+                          "per_neuron": {"5": 0.2, "9": 0.2}},
+            "health": {"n_windows": 10, "recon_accuracy": 0.9, "always_hold_accuracy": 0.6, "sigma_gap_found": True,
+                       "sigma_threshold_rule": "gap", "noise_zeroing_changed_steps": 0.005, "passes": True,
+                       "failures": [], "checks": [], "rule": "the gate"}}
+    return base
+
+
+def test_failing_model_gets_no_paper_verdicts(tmp_path):
+    from musicneurons.analysis.health import health_gate
+
+    good = _gated_summary()
+    bad = _gated_summary(auc=0.2)
+    bad["health"] = health_gate({"n_windows": 10, "recon_accuracy": 0.604, "always_hold_accuracy": 0.608,
+                                 "sigma_gap_found": False, "sigma_threshold_rule": "fallback",
+                                 "noise_zeroing_changed_steps": 0.006})
+    summary = {"2bar": good, "16bar": bad}
+    rows = comparison(summary)
+    for r in rows:
+        if r["key"] == "16bar":
+            assert r["verdict"] == "withheld" and "health gate" in r["rule"], r
+        else:
+            assert r["verdict"] != "withheld", r
+    by = {r["claim"]: r for r in rows}
+    assert by["2-bar neuron 1 ↔ pitch"]["verdict"] == "agrees"
+    assert "null q99 0.20" in by["2-bar neuron 1 ↔ pitch"]["run"]
+    assert by["2-bar neuron 2 ↔ rhythm"]["verdict"] == "differs"  # below chance: no label, cannot agree
+    assert "below chance" in by["2-bar neuron 2 ↔ rhythm"]["run"]
+    # the 2-bar-only figure is not applied to 16 bars; the ablation row cites the paper's own words
+    assert "> 100" in by["random ≫ real in activated noise neurons, 2bar"]["paper"]
+    assert "often > 100 (bimodal)" not in by["random ≫ real in activated noise neurons, 16bar"]["paper"]
+    abl = by["noise neurons can be set to 0 with minimal impact, 2bar"]
+    assert "several hundreds can be set to zero with minimal impact" in abl["paper"] and abl["verdict"] == "agrees"
+
+    (tmp_path / "analysis").mkdir()
+    (tmp_path / "analysis" / "summary.json").write_text(json.dumps(summary))
+    text = build_report(tmp_path).read_text(encoding="utf-8")
+    assert not [i for i in SECTION_IDS if i not in section_ids(text)]
+    paper_html = re.search(r'<section id="paper-vs-run">(.*?)</section>', text, re.S).group(1)
+    for tr in re.findall(r"<tr>(.*?)</tr>", paper_html, re.S):
+        if "16bar" in tr or "16-bar" in tr:
+            assert "withheld" in tr and "badge agrees" not in tr and "badge differs" not in tr, tr
+    assert "The 16bar model fails the model-health gate" in paper_html
+    m16 = re.search(r'<section id="model-16bar">(.*?)<section id="twinkle">', text, re.S).group(1)
+    m2 = re.search(r'<section id="model-2bar">(.*?)<section id="model-16bar">', text, re.S).group(1)
+    assert 'id="health-fail-16bar"' in m16 and "fails the model-health gate" in m16
+    assert "health-fail" not in m2
+    for sid in ("health-2bar", "baselines-2bar", "health-16bar", "baselines-16bar"):
+        assert f'<section id="{sid}">' in text
+    assert "below chance" in m2 and "null q99" in m2
+    # the Youden cut of a detector with AUC < 0.5 is not given
+    assert "are called music" in m2 and "are called music" not in m16

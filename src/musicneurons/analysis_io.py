@@ -4,7 +4,9 @@ one model and write every table behind the findings to ``RUN_DIR/analysis/<key>/
 Files written (all read back by the report without recomputation):
 
 =============================  =====================================================================
-``summary.json``               the findings (see :func:`musicneurons.analysis.summarize`)
+``summary.json``               the findings (see :func:`musicneurons.analysis.summarize`), with their chance
+                               baselines under ``"baselines"`` (:mod:`musicneurons.analysis.baselines`) and
+                               the model-health gate under ``"health"`` (:mod:`musicneurons.analysis.health`)
 ``profile.csv``                per latent dim: mean/std/var of mu, mean sigma, KL, music flag, rank
 ``sweep.csv``                  music-neuron count per sigma threshold
 ``neuron_pearson.csv``         Pearson correlation among music neurons (rank order)
@@ -18,6 +20,8 @@ Files written (all read back by the report without recomputation):
 ``twinkle.csv``                Twinkle's mu/sigma per dim against the population
 ``traversal.csv``              response curves (latent_index, step, value, feature, mean, ...)
 ``neuron_ablation.csv``        standardized feature shift when one music neuron is set to 0
+``null_best_phik.csv``         permutation null: best-feature phik per analysed neuron (columns) per shuffle
+``untrained_phik.csv``         the untrained model's top dims x features phik
 ``interventions.parquet``      decoded windows of the example traversals (+ ``interventions/*.mid``)
 =============================  =====================================================================
 """
@@ -34,6 +38,9 @@ import pandas as pd
 
 
 MAX_ABLATED = 16  # single-neuron ablations: the top-ranked music neurons (each costs a decode of every melody)
+# windows (a seeded subsample of the analysed real windows) for the noise ablation and the model-health numbers,
+# by bars: 16-bar greedy decodes cost ~8x more
+DECODE_SUBSAMPLE = {2: 1000, 16: 250}
 
 
 def _write_csv(df, path: Path, index=True):
@@ -106,6 +113,11 @@ def analyze_run_model(run, key: str) -> dict:
         mu, sigma = f["mu"], f["sigma"]
     with np.load(root / "latents" / f"{key}_random.npz", allow_pickle=False) as f:
         mu_random = f["mu"]
+    mu_u = sigma_u = None
+    untrained_path = root / "latents" / f"{key}_untrained.npz"
+    if untrained_path.exists():
+        with np.load(untrained_path, allow_pickle=False) as f:
+            mu_u, sigma_u = f["mu"], f["sigma"]
     features = pd.read_parquet(root / "features" / f"{key}_real.parquet")
     events = read_events(root / "data" / f"melodies_{key}.parquet")
     categories, _ = feature_categories()
@@ -120,16 +132,32 @@ def analyze_run_model(run, key: str) -> dict:
         return compute_features(ev, progress=False)
 
     rng = np.random.default_rng(s.seed)
-    n_abl = min(len(events), 1000 if bars == 2 else 250)  # 16-bar greedy decodes cost ~8x more
+    n_abl = min(len(events), DECODE_SUBSAMPLE.get(bars, 250))
     abl_idx = np.sort(rng.choice(len(events), n_abl, replace=False))
     clock = _SubSteps(run.log, key)
-    clock.start("profile, phik, attribute vectors" + (", disentanglement metrics" if s.metrics else ""))
+    n_perm = int(getattr(s, "n_permutations", 0) or 0)
+    clock.start("profile, phik, attribute vectors" + (", disentanglement metrics" if s.metrics else "")
+                + (f", permutation null ({n_perm} shuffles)" if n_perm else "")
+                + (", untrained baseline" if mu_u is not None else ""))
     a = analyze_latents(
         mu, sigma, features, categories, mu_random=mu_random,
         sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
         metrics=s.metrics, twinkle_mu=t_mu[0], twinkle_sigma=t_sigma[0], random_state=s.seed,
-        progress=sys.stderr.isatty(),
+        progress=sys.stderr.isatty(), n_permutations=n_perm, untrained_mu=mu_u, untrained_sigma=sigma_u,
+        untrained_seed=s.seed,
     )
+    bs = (a.settings.get("baselines") or {})
+    if bs:
+        run.log(f"           {key} baselines: permutation null {n_perm} shuffles "
+                f"{bs.get('seconds_permutation')} s, untrained model {bs.get('seconds_untrained')} s")
+    clock.start(f"model health ({n_abl} windows: encode + 2 greedy decodes)")
+    from .analysis.health import health_gate
+    from .model.health import model_health
+
+    a.health = health_gate(model_health(model, events[abl_idx]))
+    a.settings["health"] = {"n_windows": int(n_abl), "max_windows_by_bars": dict(DECODE_SUBSAMPLE),
+                            "windows": "the noise ablation's seeded subsample of the real windows",
+                            "thresholds": a.health["thresholds"], "rule": a.health["rule"]}
     clock.start(f"noise ablation ({n_abl} greedy decodes)")
     # ablation of noise neurons and interventions on a subsample (decoding is the cost)
     from .analysis import NeuronAblation, Traversal, ablate_noise
@@ -183,6 +211,11 @@ def analyze_run_model(run, key: str) -> dict:
         _write_csv(a.traversal.response_, folder / "traversal.csv", index=False)
     if a.neuron_ablation is not None:
         _write_csv(a.neuron_ablation.effect_, folder / "neuron_ablation.csv")
+    if a.null is not None:
+        _write_csv(pd.DataFrame(a.null.null_, columns=[int(d) for d in a.null.neurons_]),
+                   folder / "null_best_phik.csv", index=False)
+    if a.untrained_phik is not None:
+        _write_csv(a.untrained_phik, folder / "untrained_phik.csv")
     summary = summarize_model(a)
     summary["model"] = a.settings["model"]["name"]
     summary["n_real"] = int(len(mu))

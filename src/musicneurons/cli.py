@@ -602,16 +602,41 @@ def print_findings(summary: dict):
     for key, s in summary.items():
         act = s.get("activation") or {}
         abl = s.get("ablation") or {}
+        health = s.get("health") or {}
+        base = s.get("baselines") or {}
+        perm, untr, trained = base.get("permutation") or {}, base.get("untrained") or {}, base.get("trained") or {}
         top = s.get("music_neurons", [])[:5]
         print(f"\n{key} ({s.get('model')}): {s['n_music_neurons']} music neurons "
               f"(mean sigma < {s['sigma_threshold']:.3f}, {s.get('sigma_threshold_rule')}; 95% CI {s.get('n_music_neurons_ci')})")
+        if health:
+            verdict = "passes" if health.get("passes") else "FAILS: " + "; ".join(health.get("failures") or [])
+            print(f"  health ({health.get('n_windows')} windows): greedy accuracy {health.get('recon_accuracy', 0):.3f} "
+                  f"vs always-hold {health.get('always_hold_accuracy', 0):.3f}; sigma gap "
+                  f"{'yes' if health.get('sigma_gap_found') else 'no'}; zeroing noise changes "
+                  f"{(health.get('noise_zeroing_changed_steps') or 0) * 100:.1f} % of steps -> {verdict}"
+                  + ("" if health.get("passes") else " (no paper verdicts for this model)"))
         for n in top:
+            label = n["category"] if n.get("clears_null") is not False else "below chance"
+            null = f", null q99 {n['top_phik_null_q99']:.2f}" if n.get("top_phik_null_q99") is not None else ""
             print(f"  rank {n['rank']:2d}  dim {n['latent_index']:3d}  var(mu) {n['var_mu']:.3f}  "
-                  f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({n['category']}, phik {n['top_phik'] or 0:.2f})")
+                  f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({label}, phik {n['top_phik'] or 0:.2f}{null})")
+        if perm:
+            judged = [n for n in s.get("music_neurons", []) if n.get("clears_null") is not None]
+            print(f"  permutation null ({perm.get('n_permutations')} shuffles): best-phik q99 median "
+                  f"{perm.get('best_phik_q99') or 0:.2f}; {sum(bool(n['clears_null']) for n in judged)} of "
+                  f"{len(judged)} neurons clear it")
+        if untr:
+            k = next((k for k in untr if k.startswith("n_best_phik_ge_")), None)
+            print(f"  untrained baseline (top {untr.get('n_top')} dims each): median best phik "
+                  f"{untr.get('median_best_phik_top') or 0:.2f} ({untr.get(k)} >= {k.rsplit('_', 1)[-1] if k else '?'})"
+                  f" vs trained {trained.get('median_best_phik_top') or 0:.2f} ({trained.get(k)}); untrained music "
+                  f"neurons by the same rule: {untr.get('n_music_neurons')} ({untr.get('sigma_threshold_rule')})")
         if act.get("auc") is not None:
+            cut = (f"; cut <= {act['noise_count_cut']:g}" if act.get("noise_count_cut") is not None
+                   and act["auc"] >= 0.5 else "")
             print(f"  activated noise neurons: real {act['activated_noise_real_mean']:.1f}, random "
                   f"{act['activated_noise_random_mean']:.1f}; music: real {act['activated_music_real_mean']:.1f}, "
-                  f"random {act['activated_music_random_mean']:.1f}; detector AUC {act['auc']:.3f}")
+                  f"random {act['activated_music_random_mean']:.1f}; detector AUC {act['auc']:.3f}{cut}")
         if abl.get("recon_accuracy_full") is not None:
             print(f"  reconstruction accuracy: full {abl['recon_accuracy_full']:.3f}, noise neurons zeroed "
                   f"{abl['recon_accuracy_noise_zeroed']:.3f}")

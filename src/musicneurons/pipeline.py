@@ -1,7 +1,8 @@
 """``reproduce``: the paper end to end, as cached stages writing to one run folder.
 
 Stages (per model key ``2bar`` / ``16bar``): ``melodies`` -> ``random`` -> ``encode`` -> ``features`` ->
-``analyze``; then ``report``. Each stage writes its outputs atomically and records a key (a hash of its
+``analyze`` (which first runs ``encode_<key>_untrained``, the chance baseline: the same architecture with
+Magenta's initial weights, seeded, never trained, on the same real windows); then ``report``. Each stage writes its outputs atomically and records a key (a hash of its
 settings and of its inputs' keys) in ``RUN_DIR/stages/<name>.json``. A stage whose key is unchanged is
 skipped, so a killed run resumes where it stopped and a changed setting recomputes only what depends on it.
 Encoding writes its output in chunks, so even a run killed during encoding keeps the chunks already done.
@@ -13,6 +14,7 @@ Run folder layout::
     data/melodies_<key>.parquet           real windows (source, window, events, provenance)
     data/random_<key>.parquet             random note sequences
     latents/<key>_<real|random>.npz       mu, sigma (N, z)
+    latents/<key>_untrained.npz           mu, sigma (N, z) of the untrained model on the real windows
     features/<key>_real.parquet           features per window; features/catalog.json
     analysis/summary.json                 the findings per model key
     analysis/<key>/*.csv|parquet|json     every table behind them, decoded MIDI of the interventions
@@ -62,6 +64,8 @@ class Settings:
     metrics: bool = True
     device: str = "cpu"
     encode_chunk: int = 4096  # windows per encoded part file (a killed encode resumes from the last part)
+    n_permutations: int = 200  # permutation null of each neuron's best-feature phik (0: no null, labels ungated)
+    untrained_baseline: bool = True  # encode the real windows with the untrained architecture (chance baseline)
 
 
 def _hash(obj) -> str:
@@ -127,7 +131,7 @@ class Run:
 
     # -- stage bookkeeping ------------------------------------------------------------------------------
 
-    def stage(self, name: str, key_obj, outputs: list[Path], fn):
+    def stage(self, name: str, key_obj, outputs: list[Path], fn, verify: bool = True):
         """Run ``fn()`` unless the stage's key matches its record AND every output's content digest matches the
         one recorded when it was written (a truncated, replaced or missing output makes the stage run again,
         saying why). The stage's identity for later stages (``self.keys``) covers its outputs' digests."""
@@ -137,7 +141,10 @@ class Run:
         why = None
         if rec is not None and rec["key"] == key:
             recorded = rec.get("outputs") or {}
-            bad = [p.name for p in outputs if recorded.get(p.name) is None or content_digest(p) != recorded[p.name]]
+            if verify:
+                bad = [p.name for p in outputs if recorded.get(p.name) is None or content_digest(p) != recorded[p.name]]
+            else:  # a view that is rebuilt on demand (the report): it only has to exist
+                bad = [p.name for p in outputs if not p.exists()]
             if not bad:
                 self.log(f"  [cached] {name}")
                 self.keys[name] = _hash([key, recorded])
@@ -275,14 +282,52 @@ class Run:
                    [out], run)
         return out
 
+    def encode_untrained(self, key):
+        """The chance baseline's latents: ``MusicVAE(cfg)`` of the run's model's config with Magenta's initial
+        weights (``torch.manual_seed(seed)``, never trained) on the real windows; ``latents/<key>_untrained.npz``."""
+        from .cli import read_events
+
+        src = self.root / "data" / f"melodies_{key}.parquet"
+        out = self.root / "latents" / f"{key}_untrained.npz"
+        cfg = self.model(key).cfg
+        up = self.keys[f"melodies_{key}"]
+
+        def run():
+            import torch
+
+            from .model.musicvae import MusicVAE
+
+            ev = read_events(src)
+            with torch.random.fork_rng(devices=[]):  # the global RNG of the caller is left as it was
+                torch.manual_seed(self.s.seed)
+                model = MusicVAE(cfg)  # MusicVAE.__init__ applies Magenta's initialisation
+            model = model.to(self.model(key).device).eval()
+            mus, sigmas = [], []
+            for i in range(0, len(ev), self.s.encode_chunk):
+                _, mu, sigma = model.encode(ev[i:i + self.s.encode_chunk])
+                mus.append(mu)
+                sigmas.append(sigma)
+            _atomic_npz(out, mu=np.concatenate(mus), sigma=np.concatenate(sigmas))
+
+        self.stage(f"encode_{key}_untrained", {"input": up, "config": json.loads(cfg.to_json()), "seed": self.s.seed,
+                                               "init": "magenta", "device": self.s.device}, [out], run)
+        return out
+
     def analyze(self, key):
         from .analysis_io import analyze_run_model
 
         folder = self.root / "analysis" / key
         out = folder / "summary.json"
-        inputs = {k: self.keys.get(f"{k}") for k in (f"encode_{key}_real", f"encode_{key}_random", f"features_{key}")}
+        untrained = getattr(self.s, "untrained_baseline", True)
+        if untrained:
+            self.encode_untrained(key)
+        else:
+            (self.root / "latents" / f"{key}_untrained.npz").unlink(missing_ok=True)
+        inputs = {k: self.keys.get(f"{k}") for k in (f"encode_{key}_real", f"encode_{key}_random", f"features_{key}")
+                  + ((f"encode_{key}_untrained",) if untrained else ())}
         analysis_settings = {k: getattr(self.s, k) for k in ("sigma_threshold", "activation_threshold", "phik_bins",
-                                                             "n_intervention_melodies", "n_traversed", "metrics", "seed")}
+                                                             "n_intervention_melodies", "n_traversed", "metrics", "seed",
+                                                             "n_permutations")}
         self.stage(f"analyze_{key}", {"inputs": inputs, "settings": analysis_settings, "model": self.model_id(key)},
                    [out], lambda: analyze_run_model(self, key))
         return out
@@ -354,7 +399,7 @@ def _reproduce(run, s, log, report):
         from .report import build_report
 
         run.stage("report", {"keys": dict(run.keys)}, [run.root / "report" / "index.html"],
-                  lambda: build_report(run.root))
+                  lambda: build_report(run.root), verify=False)
     timings = {**run.timings, "total_seconds": round(time.time() - t0, 1)}
     atomic_write(run.root / "stages" / "timings.json", lambda tmp: tmp.write_text(json.dumps(timings, indent=1)))
     return summary

@@ -4,7 +4,8 @@ Modules: ``neurons`` (music/noise split), ``correlate`` (phik, Spearman, MI), ``
 (attribute vectors), ``activation`` (real vs random), ``intervene`` (traversals, ablations via
 callables), ``metrics`` (MIG, SAP, DCI, Interpretability, total correlation), ``twinkle``
 (the running example), ``summary`` (one-call analysis and its JSON summary), ``synthetic``
-(planted latents for tests and demos).
+(planted latents for tests and demos), ``baselines`` (permutation null and untrained-model chance levels),
+``health`` (the model-health gate).
 
 Typical use (``mu``, ``sigma`` (N, 512) from the encoder; ``features`` an (N, F) DataFrame
 with feature-id columns and ``categories`` {id: "P"|"R"|"M"}; ``decode_fn(z) -> events``)::
@@ -20,6 +21,8 @@ with feature-id columns and ``categories`` {id: "P"|"R"|"M"}; ``decode_fn(z) -> 
 
 from .activation import RealRandomDetector, count_activated, key_neuron_histograms
 from .attributes import AttributeVectors, attribute_vector
+from .baselines import PhikPermutationNull, baselines_summary, phik_from_tables, untrained_baseline
+from .health import HEALTH_THRESHOLDS, health_gate
 from .correlate import NeuronFeatureCorrelation, neuron_correlations, phik_rect, phik_square
 from .intervene import NeuronAblation, Traversal, ablate_noise, reconstruction_accuracy
 from .metrics import (dci, dci_from_importance, disentanglement_report, gaussian_total_correlation,
@@ -30,7 +33,8 @@ from .synthetic import PlantedLatents, make_planted_latents
 from .twinkle import twinkle_events, twinkle_posterior, twinkle_table
 
 __all__ = [
-    "AttributeVectors", "LatentAnalysis", "NeuronAblation", "NeuronFeatureCorrelation", "NeuronProfile",
+    "AttributeVectors", "HEALTH_THRESHOLDS", "LatentAnalysis", "PhikPermutationNull", "baselines_summary",
+    "health_gate", "phik_from_tables", "untrained_baseline", "NeuronAblation", "NeuronFeatureCorrelation", "NeuronProfile",
     "PlantedLatents", "RealRandomDetector", "Traversal", "ablate_noise", "analyze_latents", "attribute_vector",
     "count_activated", "dci", "dci_from_importance", "disentanglement_report", "gaussian_total_correlation",
     "interpretability", "key_neuron_histograms", "kl_to_prior", "make_planted_latents", "mig",

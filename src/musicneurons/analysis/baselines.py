@@ -75,14 +75,38 @@ UNTRAINED_INIT = ("MusicVAE(cfg) with Magenta's initial weights (MusicVAE.reset_
 
 
 # --------------------------------------------------------------------------- fast phik of many tables
-@lru_cache(maxsize=128)
+def _bvn_cdf_many(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
+    """:func:`.bivariate.bvn_cdf` on the grid ``h`` x ``k`` for many ``rho`` in (-1, 1) at once: (n_rho, nh, nk)."""
+    from scipy import special
+
+    H, K, R = np.broadcast_arrays(np.asarray(h, float)[None, :, None], np.asarray(k, float)[None, None, :],
+                                  np.asarray(rho, float)[:, None, None])
+    s = np.sqrt(1.0 - R * R)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a_h = (K - R * H) / (H * s)
+        a_k = (H - R * K) / (K * s)
+    t_h = np.where(H == 0, np.sign(K) * 0.25, special.owens_t(H, np.nan_to_num(a_h)))
+    t_k = np.where(K == 0, np.sign(H) * 0.25, special.owens_t(K, np.nan_to_num(a_k)))
+    beta = np.where((H * K < 0) | ((H * K == 0) & (H + K < 0)), 0.5, 0.0)
+    out = 0.5 * special.ndtr(H) + 0.5 * special.ndtr(K) - t_h - t_k - beta
+    both0 = (H == 0) & (K == 0)
+    return np.where(both0, 0.25 + np.arcsin(R) / (2 * np.pi), out)
+
+
+@lru_cache(maxsize=256)
 def _g_curve(nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sqrt(g(ρ)), ρ) on a grid, g = the chi2 fraction of phik's binned bivariate normal for an nx x ny table."""
-    from .bivariate import _chi2_sum, _grid, binned_bvn
+    """(sqrt(g(ρ)), ρ) on a grid, g = the chi2 fraction of phik's binned bivariate normal for an nx x ny table
+    (phik's ``chi2(ρ) = pedestal + (chi2_max - pedestal) g(ρ)``), with g(0) = 0 and g(1) = 1."""
+    from .bivariate import _grid
 
     sx, sy, corr0, one = _grid(nx, ny)
-    rho = np.linspace(0.0, 1.0, RHO_GRID)
-    g = np.array([_chi2_sum(binned_bvn(float(r), sx, sy).ravel(), corr0) / one for r in rho])
+    u = np.linspace(0.0, 1.0, RHO_GRID)
+    rho = 1.0 - (1.0 - u) ** 2  # denser towards 1, where g is steep
+    F = _bvn_cdf_many(sx, sy, rho[1:-1])
+    P = np.maximum(F[:, 1:, 1:] - F[:, :-1, 1:] - F[:, 1:, :-1] + F[:, :-1, :-1], 0.0).reshape(rho.size - 2, -1)
+    d2 = (P - corr0) ** 2
+    S = np.divide(d2, corr0, out=np.zeros_like(d2), where=corr0 != 0).sum(axis=1)
+    g = np.concatenate([[0.0], S / one, [1.0]])
     g = np.maximum.accumulate(np.clip(g, 0.0, 1.0))  # monotone for np.interp
     return np.sqrt(g), rho
 
@@ -123,8 +147,10 @@ def phik_from_tables(H: np.ndarray, noise_correction: bool = True) -> np.ndarray
     ok = (r_eff >= 2) & (c_eff >= 2)
     ped = ((r_eff - 1) * (c_eff - 1)).astype(float) if noise_correction else np.zeros(H.shape[0])
     chi2_max = n * (np.minimum(r_eff, c_eff) - 1)
-    for (a, b) in {(int(x), int(y)) for x, y in zip(r_eff[ok], c_eff[ok])}:
-        m = ok & (r_eff == a) & (c_eff == b)
+    shape_code = np.where(ok, r_eff * 1000 + c_eff, -1)
+    for code in np.unique(shape_code[ok]):
+        a, b = int(code) // 1000, int(code) % 1000
+        m = shape_code == code
         with np.errstate(divide="ignore", invalid="ignore"):
             t = (chi2[m] - ped[m]) / (chi2_max[m] - ped[m])
         sg, rho = _g_curve(a, b)
@@ -200,7 +226,8 @@ class PhikPermutationNull:
         self.noise_correction = noise_correction
         self.random_state = random_state
 
-    def fit(self, mu, features: pd.DataFrame, neurons=None, feature_names=None, max_block_bytes: int = 2 ** 28):
+    def fit(self, mu, features: pd.DataFrame, neurons=None, feature_names=None, max_block_bytes: int = 2 ** 28,
+            max_block_cells: int = 2 ** 22):
         """``mu`` (n_samples, n_dims), ``features`` as for :class:`~musicneurons.analysis.NeuronFeatureCorrelation`
         (constant columns dropped unless ``feature_names`` lists the ones to use)."""
         t0 = time.time()
@@ -217,7 +244,8 @@ class PhikPermutationNull:
         self.null_ = np.full((self.n_permutations, k), np.nan)
         if k and nf:
             oy = _one_hot(by, b)  # (n, nf*b)
-            per = max(1, int(max_block_bytes // max(oy.nbytes, 1)))  # permutations per matrix product
+            # permutations per matrix product: bounded by the one-hot block and by the 2-D histograms it gives
+            per = max(1, min(int(max_block_bytes // max(oy.nbytes, 1)), int(max_block_cells // (k * nf * b * b))))
             p = 0
             while p < self.n_permutations:
                 m = min(per, self.n_permutations - p)

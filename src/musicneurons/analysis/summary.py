@@ -16,6 +16,7 @@ import pandas as pd
 
 from .activation import RealRandomDetector
 from .attributes import AttributeVectors
+from .baselines import N_TOP, PhikPermutationNull, baselines_summary, trained_reference, untrained_baseline
 from .correlate import NeuronFeatureCorrelation, neuron_correlations
 from .intervene import NeuronAblation, Traversal, ablate_noise
 from .metrics import disentanglement_report
@@ -63,6 +64,10 @@ class LatentAnalysis:
     twinkle: pd.DataFrame | None = None
     neuron_ablation: NeuronAblation | None = None
     traversal: Traversal | None = None
+    null: PhikPermutationNull | None = None
+    baselines: dict | None = None
+    untrained_phik: pd.DataFrame | None = None
+    health: dict | None = None
     settings: dict = field(default_factory=dict)
 
 
@@ -73,7 +78,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     metrics: bool = False, twinkle_mu=None, twinkle_sigma=None,
                     features_fn: Callable | None = None, n_intervention_melodies: int = 100,
                     n_traversed: int = 8, max_neurons: int | None = 128, progress: bool = False,
-                    random_state: int = 0) -> LatentAnalysis:
+                    n_permutations: int = 0, untrained_mu=None, untrained_sigma=None, untrained_seed=None,
+                    n_top: int = N_TOP, random_state: int = 0) -> LatentAnalysis:
     """Run the array-level analysis of one model.
 
     Parameters
@@ -101,6 +107,15 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         pair; all 512 dims of an untrained model would take many minutes). None: all.
     progress : bool
         Progress bar for the phik computation.
+    n_permutations : int
+        With features: the permutation null of each analysed neuron's best-feature phik
+        (:class:`~musicneurons.analysis.baselines.PhikPermutationNull`, seeded by ``random_state``);
+        the summary then labels (P/R/M) only the neurons whose best phik clears its 99th percentile.
+        0: no null, labels ungated.
+    untrained_mu, untrained_sigma : array-like, shape=(n_samples, n_dims), optional
+        The posterior of the same architecture, untrained, on the same inputs: analysed by
+        :func:`~musicneurons.analysis.baselines.untrained_baseline` (its top ``n_top`` dims; the metrics
+        too when ``metrics``) and compared with the trained model's top ``n_top`` music neurons.
     """
     mu = np.asarray(mu, dtype=float)
     profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
@@ -133,6 +148,35 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         out.traversal = Traversal().fit(mu[pick], order[:n_traversed], decode_fn, features_fn, population_mu=mu)
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
+    base_settings = None
+    if out.correlation is not None and (n_permutations or untrained_mu is not None):
+        import time
+
+        kept = out.correlation.feature_names_
+        t0 = time.time()
+        if n_permutations and order.size:
+            out.null = PhikPermutationNull(n_permutations=n_permutations, bins=phik_bins,
+                                           noise_correction=out.correlation.noise_correction,
+                                           random_state=random_state).fit(mu, features, order, feature_names=kept)
+        t1 = time.time()
+        untrained = None
+        n_cmp = min(n_top, order.size) if order.size else n_top  # the same number of dims on both sides
+        if untrained_mu is not None:
+            untrained, out.untrained_phik = untrained_baseline(
+                untrained_mu, untrained_sigma, features, categories, sigma_threshold=sigma_threshold,
+                order_by=order_by, phik_bins=phik_bins, n_top=n_cmp, feature_names=kept,
+                metrics=metrics and out.metrics is not None, metrics_n_dims=order.size, random_state=random_state,
+                seed=untrained_seed)
+        trained = trained_reference(mu, out.correlation.phik_, order, n_cmp, out.metrics) if order.size else None
+        out.baselines = baselines_summary(out.null, untrained, trained)
+        base_settings = {"permutation": out.null.settings_ if out.null is not None else None,
+                         "untrained": ({"n_top": n_cmp, "init": untrained["init"], "seed": untrained_seed,
+                                        "n_top_rule": f"min({n_top}, the trained model's analysed music neurons)",
+                                        "ranking": f"by {order_by} among its music neurons (same sigma rule), "
+                                                   f"or among all dims when it has fewer than {n_cmp}",
+                                        "metrics_n_dims": untrained["metrics_n_dims"]} if untrained else None),
+                         "label_rule": out.baselines.get("rule"),
+                         "seconds_permutation": round(t1 - t0, 2), "seconds_untrained": round(time.time() - t1, 2)}
     out.settings = {"profile": profile.settings_,
                     "correlation": out.correlation.settings_ if out.correlation else None,
                     "attributes": out.attributes.settings_ if out.attributes else None,
@@ -141,6 +185,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     "metrics": out.metrics["settings"] if out.metrics else None,
                     "neuron_ablation": out.neuron_ablation.settings_ if out.neuron_ablation else None,
                     "traversal": out.traversal.settings_ if out.traversal else None,
+                    "baselines": base_settings,
                     "analysed_neurons": (f"top {order.size} of {profile.n_music_} music neurons by {order_by}"
                                          if order.size < profile.n_music_ else f"all {order.size} music neurons"),
                     "random_state": random_state}
@@ -162,15 +207,33 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
     """The JSON summary of one model's analysis (see :func:`summarize`)."""
     p = analysis.profile
     c = analysis.correlation
+    null = analysis.null
+    up = analysis.untrained_phik
     neurons = []
+    cleared = {}
     for rank, d in enumerate(p.order_, start=1):
         top, val = c.top_feature(int(d)) if c is not None else (None, None)
-        neurons.append({
+        cat = c.dominant_category_.get(int(d)) if c is not None else None
+        entry = {
             "rank": rank, "latent_index": int(d), "var_mu": float(p.var_mu_[d]),
             "mean_sigma": float(p.mean_sigma_[d]), "kl": float(p.kl_[d]),
-            "top_feature": top, "top_phik": val,
-            "category": (c.dominant_category_.get(int(d)) if c is not None else None),
-        })
+            "top_feature": top, "top_phik": val, "category": cat,
+        }
+        if null is not None:
+            q = null.q99_.get(int(d))
+            q = float(q) if q is not None and np.isfinite(q) else None
+            ok = (bool(val > q) if (q is not None and val is not None and np.isfinite(val)) else None)
+            cleared[int(d)] = ok
+            entry.update({"top_phik_null_q99": q, "clears_null": ok, "category_raw": cat,
+                          "category": cat if ok else None,
+                          "label": (cat if ok else "below chance" if ok is False else None)})
+        if up is not None:
+            entry["untrained_feature_phik"] = (float(up[top].max()) if top is not None and top in up.columns
+                                               and up[top].notna().any() else None)
+        neurons.append(entry)
+    category_neurons = c.category_neurons_ if c is not None else None
+    if category_neurons is not None and null is not None:  # only neurons whose label clears the null
+        category_neurons = {k: [d for d in v if cleared.get(int(d))] for k, v in category_neurons.items()}
     keys = ["activated_music_real_mean", "activated_noise_real_mean", "activated_music_random_mean",
             "activated_noise_random_mean", "auc"]
     act = {k: (analysis.detector.summary_[k] if analysis.detector else None) for k in keys}
@@ -190,7 +253,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "sigma_threshold_sweep": p.sweep().to_dict(orient="list"),
         "music_neurons": neurons,
         "dropped_constant_features": c.dropped_constant_ if c is not None else None,
-        "category_neurons": c.category_neurons_ if c is not None else None,
+        "category_neurons": category_neurons,
         "activation": act,
         "ablation": abl,
         "metrics": ({k: v for k, v in analysis.metrics.items() if k != "settings"} if analysis.metrics else None),
@@ -201,6 +264,8 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "twinkle": (analysis.twinkle[analysis.twinkle["rank"] > 0][
             ["rank", "latent_index", "twinkle_mu", "twinkle_sigma", "mu_percentile"]]
             if analysis.twinkle is not None else None),
+        "baselines": analysis.baselines,
+        "health": analysis.health,
         "settings": analysis.settings,
     }
     return to_jsonable(s)
@@ -214,7 +279,11 @@ def summarize(models: Mapping[str, LatentAnalysis] | None = None, **kwargs: Late
     ``{rank, latent_index, var_mu, mean_sigma, top_feature, top_phik, category}``),
     ``activation`` (``activated_{music,noise}_{real,random}_mean``, ``auc``), ``ablation``
     (``recon_accuracy_full``, ``recon_accuracy_noise_zeroed``) and ``settings``; parts not
-    computed are None.
+    computed are None. ``baselines`` holds the chance levels (permutation null, untrained model; shape in
+    :mod:`musicneurons.analysis.baselines`) and, with a null, each music neuron also has
+    ``top_phik_null_q99``, ``clears_null``, ``category_raw`` and ``label`` (``category`` is then None when
+    the neuron does not clear its null); ``health`` is the gate of :mod:`musicneurons.analysis.health`
+    when the caller computed it.
     """
     all_models = dict(models or {})
     all_models.update(kwargs)

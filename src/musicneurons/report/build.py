@@ -5,6 +5,11 @@ Reads ``settings.json``, ``analysis/summary.json``, ``analysis/<key>/*`` (see
 every figure is a base64 PNG inside the page, so the file opens from disk with no network.
 Missing pieces (a table not computed, no music neurons at the threshold) become a short note
 in their section instead of an error.
+
+Each model's section opens with its health panel (``summary[key]["health"]``; a failing model gets one sentence
+saying so and no paper verdicts) and its chance baselines (``summary[key]["baselines"]``: trained vs untrained
+vs the permutation null); every stated neuron ↔ feature association is shown next to its null q99, and a concept
+label only where it clears it. The real-vs-random detector's Youden cut is not given when its AUC is below 0.5.
 """
 
 from __future__ import annotations
@@ -171,6 +176,18 @@ def _feature_name(run: RunFolder, f) -> str:
     return f"{esc(f)} <span class=\"settings\">{esc(n)}</span>" if n else esc(f)
 
 
+def _label_cell(m: dict) -> str:
+    """The concept label of a summary neuron: its P/R/M badge, or "below chance" when it does not clear the null."""
+    if m.get("clears_null") is False:
+        return '<span class="settings" title="best φK not above its permutation null\'s 99th percentile">below chance</span>'
+    return cat_badge(m.get("category"))
+
+
+def _detects(act: dict) -> bool:
+    """Whether the real-vs-random detector is worth a cut: AUC at least 0.5 (below, its Youden cut is hidden)."""
+    return act.get("auc") is not None and act["auc"] >= 0.5
+
+
 def _split_table(rows, header, numeric=(), raw=(), limit=MAX_TABLE, what="rows") -> str:
     rows = list(rows)
     head = table(rows[:limit], header, numeric, raw)
@@ -226,8 +243,17 @@ def paper_section(run: RunFolder) -> str:
                  ["finding", "paper", "this run", "verdict", "rule for the verdict"], raw=(3,))
     n_ag = sum(r["verdict"] == "agrees" for r in rows)
     n_df = sum(r["verdict"] == "differs" for r in rows)
+    n_wh = sum(r["verdict"] == paper.WITHHELD for r in rows)
     lead = (f"{n_ag} of {len(rows)} findings agree with the paper, {n_df} differ, "
-            f"{len(rows) - n_ag - n_df} could not be checked on this run.")
+            f"{len(rows) - n_ag - n_df - n_wh} could not be checked on this run"
+            + (f", {n_wh} withheld because their model fails the health gate" if n_wh else "") + ".")
+    failing = paper.failing_models(run.summary)
+    if failing:
+        body = "".join(f'<p class="note fail">The {esc(k)} model fails the model-health gate, so no paper verdict '
+                       f'is given for it: {esc("; ".join(f))}.</p>' for k, f in failing.items()) + body
+    body += ('<p class="settings">A concept label (P/R/M) counts only when the neuron\'s best φK clears the 99th '
+             "percentile of its permutation null; each association is shown with that chance level (null q99) and "
+             "the best φK the untrained model reaches with the same feature (untrained).</p>")
     return section("paper-vs-run", "The paper vs this run", body, lead=lead)
 
 
@@ -256,7 +282,18 @@ def neurons_part(run: RunFolder, key: str, s: dict) -> str:
                         "bootstrap": (s.get("settings") or {}).get("profile", {}).get("n_bootstrap")},
                        kind="threshold-sweep")
     neurons = s.get("music_neurons") or []
-    if neurons:
+    if neurons and any("top_phik_null_q99" in m for m in neurons):
+        rows = [(_neuron_cell(m["rank"], m["latent_index"]), m["var_mu"], m["mean_sigma"], m.get("kl"),
+                 _feature_name(run, m.get("top_feature")), m.get("top_phik"), m.get("top_phik_null_q99"),
+                 m.get("untrained_feature_phik"), _label_cell(m))
+                for m in neurons]
+        tab = _split_table(rows, ["neuron", "var μ", "mean σ", "KL to prior", "top feature", "phik",
+                                  "null q99 (chance)", "untrained, same feature", "category"],
+                           numeric=(1, 2, 3, 5, 6, 7), raw=(0, 4, 8), what="music neurons")
+        tab += ('<p class="settings">category: given only when the neuron\'s best φK is above the 99th percentile '
+                "of its permutation null (null q99); “untrained, same feature”: the best φK of the untrained "
+                "model's top dims with this neuron's top feature.</p>")
+    elif neurons:
         rows = [(_neuron_cell(m["rank"], m["latent_index"]), m["var_mu"], m["mean_sigma"], m.get("kl"),
                  _feature_name(run, m.get("top_feature")), m.get("top_phik"), cat_badge(m.get("category")))
                 for m in neurons]
@@ -322,8 +359,8 @@ def features_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
                                 f"<span class=\"settings\">phik {r.phik:.2f}, ρ {r.spearman:+.2f}</span>"
                                 for r in g.head(3).itertuples())
             rk = ranks.get(int(d), 0)
-            dom = next((m.get("category") for m in s.get("music_neurons", []) if m["latent_index"] == int(d)), None)
-            rows.append((rk, _neuron_cell(rk, d), cat_badge(dom), cells))
+            m = next((m for m in s.get("music_neurons", []) if m["latent_index"] == int(d)), {})
+            rows.append((rk, _neuron_cell(rk, d), _label_cell(m), cells))
         rows.sort(key=lambda r: r[0])
         body += "<h4>Top features per neuron</h4>" + _split_table(
             [r[1:] for r in rows], ["neuron", "dominant", "strongest features (phik, Spearman ρ)"], raw=(0, 1, 2),
@@ -386,7 +423,8 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
         if roc is not None and len(roc):
             body += figure(F.roc_plot(roc, act.get("auc")),
                            "Detector “is this music?”: score = −(activated noise neurons).",
-                           {"auc": act.get("auc"), "cut": act.get("noise_count_cut")}, kind="roc")
+                           {"auc": act.get("auc"), "cut": act.get("noise_count_cut") if _detects(act) else "–"},
+                           kind="roc")
         body += "</div>"
     else:
         body += empty("No activation counts (random inputs were not encoded).")
@@ -400,8 +438,11 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
         if act.get("auc_music_count") is not None:
             body += f"; with music-neuron counts instead: {fmt(act.get('auc_music_count'))}"
         body += "."
-        if act.get("noise_count_cut") is not None:
+        if act.get("noise_count_cut") is not None and _detects(act):
             body += f" Inputs with ≤ {fmt(act.get('noise_count_cut'))} activated noise neurons are called music."
+        elif act.get("auc") < 0.5:
+            body += (" AUC below 0.5: the noise-neuron count does not tell real from random here (real inputs "
+                     "activate more noise neurons), so no detector cut is given.")
         body += "</p>"
     return section(f"real-vs-random-{key}", "Real melodies vs random note sequences", body, level=3)
 
@@ -560,10 +601,80 @@ def melody_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"melody-candidates-{key}", title, body, level=3, lead=lead)
 
 
+def health_part(run: RunFolder, key: str, s: dict) -> str:
+    h = s.get("health")
+    title = "Model health"
+    if not isinstance(h, dict):
+        return section(f"health-{key}", title, empty("No model-health numbers in this run's summary."), level=3)
+    stats = (stat(fmt(h.get("recon_accuracy")), "greedy per-step accuracy")
+             + stat(fmt(h.get("always_hold_accuracy")), "always-hold baseline")
+             + stat("yes" if h.get("sigma_gap_found") else "no", f"σ gap found ({h.get('sigma_threshold_rule')})")
+             + stat(f"{(h.get('noise_zeroing_changed_steps') or 0) * 100:.1f} %", "decoded steps changed by zeroing "
+                                                                                  "the noise dims")
+             + stat(fmt(h.get("kl_bits"), 1), "KL to the prior (bits)")
+             + stat("passes" if h.get("passes") else "FAILS", "the health gate"))
+    rows = [(c["check"], c["value"], c["limit"], verdict_badge("agrees" if c["passes"] else "differs")
+             .replace(">agrees<", ">pass<").replace(">differs<", ">fail<")) for c in h.get("checks") or []]
+    body = stats + table(rows, ["check", "value", "limit", ""], numeric=(1, 2), raw=(3,))
+    body += (f'<p class="settings">gate: {esc(h.get("rule"))}; on {esc(h.get("n_windows"))} real windows '
+             f"(model_health: encode, greedy decode of μ, and again with every noise dim of its own σ rule set to 0; "
+             f"{esc(h.get('noise_dims'))} noise dims, {esc(h.get('noise_dims_burda_active'))} of them still "
+             "Burda-active).</p>")
+    return section(f"health-{key}", title, body, level=3)
+
+
+def baselines_part(run: RunFolder, key: str, s: dict) -> str:
+    b = s.get("baselines")
+    title = "Chance baselines"
+    if not isinstance(b, dict) or not (b.get("untrained") or b.get("permutation")):
+        return section(f"baselines-{key}", title, empty("No chance baselines in this run's summary."), level=3)
+    u, p, t = b.get("untrained") or {}, b.get("permutation") or {}, b.get("trained") or {}
+    n_top = t.get("n_top") or u.get("n_top")
+    strong = [k for k in (*t, *u) if k.startswith("n_best_phik_ge_")]
+    strong = strong[0] if strong else None
+    neurons = s.get("music_neurons") or []
+    judged = [m for m in neurons if m.get("clears_null") is not None]
+    n_clear = sum(bool(m["clears_null"]) for m in judged)
+    rows = [(f"median best φK of the top {n_top} dims", t.get("median_best_phik_top"), u.get("median_best_phik_top"),
+             p.get("best_phik_q99")),
+            (f"dims with best φK ≥ {strong.rsplit('_', 1)[-1] if strong else '0.5'} (of the top {n_top})",
+             t.get(strong) if strong else None, u.get(strong) if strong else None, None),
+            ("music neurons by the σ rule", f"{s.get('n_music_neurons')} ({s.get('sigma_threshold_rule')})",
+             f"{u.get('n_music_neurons')} ({u.get('sigma_threshold_rule')})" if u else None, None),
+            (f"median |Pearson r| among the top {n_top}", t.get("median_abs_pearson_top"),
+             u.get("median_abs_pearson_top"), None)]
+    tm, um = t.get("metrics") or {}, u.get("metrics") or {}
+    for k in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+        if k in tm or k in um:
+            rows.append((k, tm.get(k), um.get(k), None))
+    body = table(rows, ["", "trained (this model)", "untrained (same architecture)",
+                        f"permutation null, q99 (median over neurons)"], numeric=(1, 2, 3))
+    if judged:
+        body += (f"<p><b>{n_clear} of {len(judged)}</b> analysed music neurons have a best φK above their "
+                 f"permutation null's 99th percentile (per neuron; largest q99 {fmt(p.get('best_phik_q99_max'))}); "
+                 "only these get a concept label.</p>")
+    counts = u.get("top_feature_counts") or {}
+    if counts:
+        top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
+        body += ("<p>The untrained model's top dims are most often tied to: "
+                 + ", ".join(f"{_feature_name(run, f)} ×{n}" for f, n in top) + ".</p>")
+    line = {"n_permutations": p.get("n_permutations"), "quantile": p.get("quantile"),
+            "statistic": p.get("statistic"), "untrained_seed": u.get("seed"),
+            "untrained_ranked_among": u.get("ranked_among"), "untrained_sigma_rule": u.get("sigma_threshold_rule"),
+            "untrained_metrics_dims": u.get("metrics_n_dims")}
+    body += settings_line({k: v for k, v in line.items() if v is not None})
+    lead = ("Every association stated below is compared with two chance levels: an untrained model of the same "
+            "architecture (Magenta's initial weights, seeded) encoding the same windows, and a permutation null "
+            "(the features shuffled across windows; per neuron the best φK over all features, so picking the best "
+            "feature is accounted for).")
+    return section(f"baselines-{key}", title, body, level=3, lead=lead)
+
+
 def model_section(run: RunFolder, key: str) -> str:
     s = run.summary[key]
     ranks = _rank_map(s)
-    parts = [neurons_part(run, key, s), correlations_part(run, key, s, ranks), features_part(run, key, s, ranks)]
+    parts = [health_part(run, key, s), baselines_part(run, key, s),
+             neurons_part(run, key, s), correlations_part(run, key, s, ranks), features_part(run, key, s, ranks)]
     if key == "16bar":
         parts.append(melody_part(run, key, s, ranks))
     parts += [attributes_part(run, key, s, ranks), real_random_part(run, key, s), ablation_part(run, key, s),
@@ -573,6 +684,12 @@ def model_section(run: RunFolder, key: str) -> str:
     lead = f"Model <b>{esc(s.get('model'))}</b>: {esc(s.get('n_real'))} real windows, {esc(s.get('n_random'))} random."
     if ana:
         lead += f" Per-neuron analyses: {esc(ana)}."
+    h = s.get("health")
+    if isinstance(h, dict) and h.get("passes") is False:
+        fail = (f'<p class="note fail" id="health-fail-{esc(key)}">This model fails the model-health gate — '
+                f'{esc("; ".join(h.get("failures") or []))} — so its numbers below are shown without any paper '
+                "verdict.</p>")
+        return section(f"model-{key}", f"{key} model", fail + "".join(parts), lead=lead)
     return section(f"model-{key}", f"{key} model", "".join(parts), lead=lead)
 
 

@@ -53,6 +53,7 @@ figcaption .settings, .settings { font-family: ui-monospace, SFMono-Regular, Men
 .cat-P { background:#3a7ca5; } .cat-R { background:#e07a1f; } .cat-M { background:#7b4fa0; }
 .cat-none { background:#aab; }
 .note { background:#fff8e6; border-left:4px solid #f0b429; padding:8px 12px; margin:10px 0; max-width:95ch; }
+.note.fail { background:#fdeeee; border-left-color:#c0392b; font-weight:600; }
 .empty { color:var(--muted); font-style:italic; }
 .kv { display:grid; grid-template-columns: max-content 1fr; gap:2px 16px; font-size:.88rem; margin:8px 0; }
 .kv dt { color:var(--muted); } .kv dd { margin:0; font-family: ui-monospace, Menlo, Consolas, monospace; }

@@ -1,0 +1,74 @@
+"""The model-health gate: an always-hold model fails it, a model with perfect decodes and a clean split passes."""
+
+import numpy as np
+import pytest
+
+from musicneurons.analysis.health import HEALTH_THRESHOLDS, health_gate
+from musicneurons.model.health import model_health
+from musicneurons.randomseq import random_windows
+
+
+@pytest.fixture(scope="module")
+def windows():
+    return random_windows(60, 2, seed=1)[0]
+
+
+def test_always_hold_model_fails(windows):
+    import torch
+
+    from musicneurons.model.config import get_config
+    from musicneurons.model.musicvae import MusicVAE
+
+    torch.manual_seed(0)
+    model = MusicVAE(get_config("mn-mel_2bar").with_(enc_rnn_size=(16,), dec_rnn_size=(16,), z_size=12))
+    # a decoder that learned nothing but "hold": every step decodes to event 0
+    model.decode = lambda z, batch_size=512, **k: np.zeros((len(z), model.cfg.max_seq_len), np.int64)
+    h = health_gate(model_health(model, windows))
+    assert h["recon_accuracy"] == pytest.approx(h["always_hold_accuracy"]) and h["always_hold_accuracy"] < 0.9
+    assert h["passes"] is False
+    assert any("always-hold" in f for f in h["failures"])
+    assert h["thresholds"] == HEALTH_THRESHOLDS and "always-hold baseline + 0.10" in h["rule"]
+    acc = next(c for c in h["checks"] if c["check"].startswith("greedy"))
+    assert acc["passes"] is False and acc["limit"] == pytest.approx(h["always_hold_accuracy"] + 0.10)
+
+
+class PerfectModel:
+    """Encodes each window's index on 4 music dims (small sigma) and decodes it back exactly from them; the 12 noise
+    dims are prior-like and ignored by the decoder."""
+
+    def __init__(self, windows):
+        self.windows = np.asarray(windows)
+        self.cfg = type("Cfg", (), {"free_bits": 0.0})()
+
+    def encode(self, ev, batch_size=512):
+        ev = np.asarray(ev)
+        idx = np.array([np.flatnonzero((self.windows == w).all(1))[0] for w in ev], float)
+        rng = np.random.default_rng(0)
+        mu = rng.normal(0, 0.02, (len(ev), 16)).astype(np.float32)
+        sigma = np.tile(np.linspace(0.97, 1.0, 16), (len(ev), 1)).astype(np.float32)
+        mu[:, :4] = idx[:, None] / 10.0 + np.arange(4)
+        sigma[:, :4] = [0.10, 0.11, 0.12, 0.13]
+        return mu, mu, sigma
+
+    def decode(self, z, batch_size=512):
+        idx = np.rint(np.asarray(z)[:, 0] * 10.0).astype(int)
+        return self.windows[idx]
+
+
+def test_perfect_model_passes(windows):
+    h = health_gate(model_health(PerfectModel(windows), windows))
+    assert h["recon_accuracy"] == 1.0 and h["sigma_gap_found"] is True and h["n_music_neurons"] == 4
+    assert h["noise_zeroing_changed_steps"] == 0.0
+    assert h["passes"] is True and h["failures"] == [] and all(c["passes"] for c in h["checks"])
+
+
+def test_gate_rules_on_numbers():
+    good = {"recon_accuracy": 0.9, "always_hold_accuracy": 0.6, "sigma_gap_found": True,
+            "sigma_threshold_rule": "gap", "noise_zeroing_changed_steps": 0.01}
+    assert health_gate(good)["passes"] is True
+    assert health_gate({**good, "recon_accuracy": 0.69})["passes"] is False
+    nogap = health_gate({**good, "sigma_gap_found": False, "sigma_threshold_rule": "fallback"})
+    assert nogap["passes"] is False and "no gap" in nogap["failures"][0]
+    noisy = health_gate({**good, "noise_zeroing_changed_steps": 0.086})
+    assert noisy["passes"] is False and "8.6 %" in noisy["failures"][0]
+    assert health_gate(None) is None
