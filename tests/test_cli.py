@@ -138,6 +138,9 @@ BAD = [
     ["train", "--config", "mn-mel_2bar", "--steps", "0", "-o", "x"],
     ["train", "--config", "no-such-config", "-o", "x"],
     ["convert", "src/musicneurons/weights/mn-mel_2bar", "--config", "cat-mel_2bar_big", "-o", "x"],
+    ["reproduce", "--models", "2bar", "--model-2bar", "nope", "-o", "x"],
+    ["reproduce", "--models", "2bar", "--checkpoint-2bar", "no/such/folder", "-o", "x"],
+    ["sample", "--model", "mn-mel_2bar", "--n", "1", "-o", "tests/test_cli.py"],
 ]
 
 
@@ -146,7 +149,7 @@ def test_bad_arguments_give_one_line_and_exit_2(args, tmp_path, monkeypatch):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[1]
-    args = [str(root / a) if a.startswith("src/") else a for a in args]
+    args = [str(root / a) if a.startswith(("src/", "tests/")) else a for a in args]
     monkeypatch.chdir(tmp_path)
     r = subprocess.run([sys.executable, "-m", "musicneurons", *args], capture_output=True, text=True, timeout=120)
     assert r.returncode == 2, (r.stdout, r.stderr)

@@ -163,3 +163,20 @@ def test_corrupt_model_folder_is_one_clear_error(tmp_path, damage):
         (folder / "config.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(CheckpointMismatch):
         load_model(checkpoint=folder)
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_model_folder_weights_must_be_a_regular_file(tmp_path, kind):
+    from musicneurons.model.checkpoint import CheckpointMismatch, WEIGHTS_DIR, load_model
+
+    folder = _copy(WEIGHTS_DIR / "mn-mel_2bar", tmp_path / "m")
+    st = folder / "model.safetensors"
+    outside = tmp_path / "outside.safetensors"
+    outside.write_bytes(st.read_bytes())
+    st.unlink()
+    if kind == "symlink":
+        st.symlink_to(outside)
+    else:
+        os.mkfifo(st)
+    with pytest.raises(CheckpointMismatch, match="not a regular file"):
+        load_model(checkpoint=folder)

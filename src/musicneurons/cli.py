@@ -536,6 +536,14 @@ def cmd_reproduce(a):
     from .fileio import FolderLocked
 
     s = _settings_from_args(a)
+    from .model.checkpoint import SHIPPED
+
+    for key in s.keys:  # before any work: a model that cannot load is one line, not a failure after extraction
+        if s.checkpoints.get(key) is None and s.models[key] not in SHIPPED:
+            raise UserError(f"--model-{key} {s.models[key]!r} is not a shipped model ({', '.join(SHIPPED)}); "
+                            f"a Magenta config needs --checkpoint-{key} PATH")
+        if s.checkpoints.get(key) is not None and not Path(s.checkpoints[key]).exists():
+            raise UserError(f"--checkpoint-{key} {s.checkpoints[key]}: no such file or folder")
     try:
         summary = reproduce(a.output, s, log=lambda m: print(m, flush=True))
     except FolderLocked as e:
@@ -811,6 +819,18 @@ def main(argv=None) -> int:
         args.fn(args)
     except UserError as e:
         print(f"musicneurons {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output path that is a file/folder/read-only, a missing input: one line
+        where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+        print(f"musicneurons {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        print(f"musicneurons {args.command}: error: out of memory; ask for less (fewer windows/samples)",
+              file=sys.stderr)
+        return 2
+    except ValueError as e:  # the library's checks (unknown model, bad checkpoint or settings, ...) say what is wrong
+        print(f"musicneurons {args.command}: error: {str(e).splitlines()[0] if str(e) else type(e).__name__}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted; rerun the same command to resume", file=sys.stderr)

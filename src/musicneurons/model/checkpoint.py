@@ -209,6 +209,9 @@ def load_model(name: str | None = None, checkpoint=None, device="cpu", config: s
     if not path.exists() and not Path(str(path) + ".index").exists():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     if path.is_dir() and (path / "model.safetensors").exists():
+        st = path / "model.safetensors"
+        if st.is_symlink() or not st.is_file():  # a link out of the folder, or a FIFO that would block
+            raise CheckpointMismatch(f"{st}: not a regular file in the folder (a symbolic link or a special file)")
         cfg = read_config(path / "config.json")
         model = _empty_model(cfg)
         try:
