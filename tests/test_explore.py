@@ -95,11 +95,16 @@ def test_neurons_in_report_order_with_population_ranges(session, tiny_run):
         assert n["lo"] == pytest.approx(lo, rel=1e-5, abs=1e-7) and n["hi"] == pytest.approx(hi, rel=1e-5, abs=1e-7)
         assert n["melody_value"] == pytest.approx(float(session.mu[n["latent_index"]]))
     assert len(session.neurons(None)) == len(ranked)
-    # no chance baseline in this run: rank and index only, the feature "unverified"
-    assert "baselines" not in summary
+    # the run's chance baseline (summary["baselines"], per neuron) decides each label
+    assert "baselines" in summary
+    by_index = {m["latent_index"]: m for m in ranked}
     for n in top:
-        assert n["label"] == f"#{n['rank']} · d{n['latent_index']}"
-        assert n["verified"] is None and n["feature_label"] == "unverified"
+        clears = by_index[n["latent_index"]]["clears_null"]
+        assert n["verified"] is clears
+        if clears:
+            assert n["label"] == f"#{n['rank']} · d{n['latent_index']} · {n['top_feature']} {n['top_feature_name']}"
+        else:
+            assert n["label"] == f"#{n['rank']} · d{n['latent_index']}" and n["feature_label"] == "below chance"
     # any latent index gets a slider; one that is not a music neuron has no rank
     other = next(d for d in range(session.z_size) if d not in {m["latent_index"] for m in ranked}) \
         if len(ranked) < session.z_size else None
@@ -406,8 +411,8 @@ def test_page_in_headless_chromium(server, chromium, shipped_run, tmp_path):
     rank1 = info["neurons"][0]
     d = rank1["latent_index"]
     assert rank1["rank"] == 1 and page.locator(".neuron").count() == min(8, info["n_music_neurons"])
-    assert page.locator(".neuron[data-rank='1'] .lab").inner_text() == f"#1 · d{d}"
-    assert page.locator(".neuron[data-rank='1'] .feat").inner_text() == "unverified"  # no baseline in the run
+    assert page.locator(".neuron[data-rank='1'] .lab").inner_text().startswith(f"#1 · d{d}")
+    assert page.locator(".neuron[data-rank='1'] .feat").inner_text() == rank1["feature_label"]  # the run's baseline
     slider = page.locator(".neuron[data-rank='1'] input[type=range]")
     mu = np.load(shipped_run / "latents" / "2bar_real.npz")["mu"]
     lo, hi = np.percentile(mu[:, d], [1, 99])

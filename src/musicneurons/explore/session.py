@@ -164,7 +164,7 @@ def chance_baseline(baselines, feature: str | None, latent_index: int | None = N
     return None
 
 
-_VERDICT_FLAGS = ("top_feature_verified", "above_chance", "clears_baseline", "beats_baseline", "significant")
+_VERDICT_FLAGS = ("clears_null", "top_feature_verified", "above_chance", "clears_baseline", "beats_baseline", "significant")
 
 
 @dataclass
