@@ -36,6 +36,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .fileio import atomic_write
+
 MANIFEST = "manifest.json"
 FAILED = "failed.json"
 TABLE_COLUMNS = ["source", "window", "events", "instrument", "program", "piece", "first_bar", "piece_offset_s", "qpm"]
@@ -219,14 +221,7 @@ def part_name(pid: int) -> str:
     return f"part-{pid:05d}"
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]):
-    tmp = path.with_name(f"{path.name}.tmp-{uuid.uuid4().hex[:8]}")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+_atomic_write = atomic_write  # the package's one atomic writer (fileio)
 
 
 def _check_manifest(out_dir: Path, manifest: dict):
