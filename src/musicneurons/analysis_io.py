@@ -102,7 +102,7 @@ def analyze_run_model(run, key: str) -> dict:
     """Analyze one model of a :class:`musicneurons.pipeline.Run`; writes tables and returns the summary."""
     from .analysis import analyze_latents, summarize_model
     from .analysis.twinkle import twinkle_events
-    from .cli import read_events
+    from .tables import read_events
     from .features import compute_features
 
     root = run.root

@@ -176,42 +176,17 @@ def _load(a, name_attr="model", ckpt_attr="checkpoint"):
         raise UserError(str(e).strip('"')) from None
 
 
-KEY_COLUMNS = ("source", "window", "qpm")  # what identifies a window of a melody table (when present)
+from .tables import KEY_COLUMNS, TableError  # noqa: E402  (melody tables live in the library)
 
 
 def read_table(path):
-    """A melody table -> (events (N, T) int64, keys DataFrame with the table's source/window/qpm columns)."""
-    import numpy as np
-    import pandas as pd
-    import pyarrow.parquet as pq
+    """The library's :func:`musicneurons.tables.read_table`, its errors as one line."""
+    from .tables import read_table as _read
 
-    p = Path(path)
-    if not p.exists():
-        raise UserError(f"{p}: no such file")
     try:
-        names = pq.read_schema(p).names
-        t = pd.read_parquet(p, columns=["events"] + [c for c in KEY_COLUMNS if c in names])
-    except Exception as e:
-        raise UserError(f"{p}: not a melody table with an 'events' column ({type(e).__name__})") from None
-    if len(t) == 0:
-        raise UserError(f"{p}: the table has no rows")
-    ev = t["events"].to_list()
-    lengths = {len(e) if hasattr(e, "__len__") else -1 for e in ev}
-    if len(lengths) != 1 or -1 in lengths:
-        raise UserError(f"{p}: windows have different lengths {sorted(lengths)}")
-    try:
-        arr = np.asarray(ev)
-    except (ValueError, TypeError):
-        raise UserError(f"{p}: the events column does not hold arrays of integers") from None
-    from .melody import validate_events
-
-    if arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all():
-        arr = arr.astype(np.int64)
-    try:
-        arr = validate_events(arr)
-    except ValueError as e:
-        raise UserError(f"{p}: {e}") from None
-    return arr, t.drop(columns=["events"])
+        return _read(path)
+    except TableError as e:
+        raise UserError(str(e)) from None
 
 
 def read_events(path) -> "np.ndarray":

@@ -232,7 +232,7 @@ class Run:
         return out
 
     def encode(self, key, kind):
-        from .cli import read_events
+        from .tables import read_events
 
         src = self.root / "data" / f"{'melodies' if kind == 'real' else 'random'}_{key}.parquet"
         out = self.root / "latents" / f"{key}_{kind}.npz"
@@ -266,7 +266,7 @@ class Run:
         return out
 
     def features(self, key):
-        from .cli import read_events
+        from .tables import read_events
         from .features import catalog_json, compute_features
 
         src = self.root / "data" / f"melodies_{key}.parquet"
@@ -285,7 +285,7 @@ class Run:
     def encode_untrained(self, key):
         """The chance baseline's latents: ``MusicVAE(cfg)`` of the run's model's config with Magenta's initial
         weights (``torch.manual_seed(seed)``, never trained) on the real windows; ``latents/<key>_untrained.npz``."""
-        from .cli import read_events
+        from .tables import read_events
 
         src = self.root / "data" / f"melodies_{key}.parquet"
         out = self.root / "latents" / f"{key}_untrained.npz"

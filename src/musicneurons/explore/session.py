@@ -219,11 +219,11 @@ class ModelRun:
             except (ValueError, FileNotFoundError, KeyError, OSError) as e:
                 raise NotARunError(f"{root}: cannot load the run's {key} model ({name}, checkpoint {ckpt}): "
                                    f"{str(e).strip(chr(34))}") from None
-        from ..cli import UserError, read_table
+        from ..tables import TableError, read_table
 
         try:
             events, keys_df = read_table(paths["melodies"])
-        except UserError as e:
+        except TableError as e:
             raise NotARunError(str(e)) from None
         try:
             with np.load(paths["latents"], allow_pickle=False) as f:
