@@ -18,7 +18,7 @@ from pathlib import Path
 
 
 def main():
-    from musicneurons.cli import training_windows
+    from musicneurons.corpus import training_windows
     from musicneurons.model.checkpoint import load_model
     from musicneurons.model.train import evaluate, split_by_source
 

@@ -49,7 +49,7 @@ def plot_curves(history: list, out: Path, title: str):
 
 
 def main():
-    from musicneurons.cli import training_windows
+    from musicneurons.corpus import training_windows
     from musicneurons.model.card import write_card
     from musicneurons.model.checkpoint import WEIGHTS_DIR, load_model, save_model
     from musicneurons.model.health import model_health

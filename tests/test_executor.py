@@ -94,7 +94,7 @@ def lakh(tmp_path_factory):
 @pytest.fixture(scope="module")
 def reference(lakh):
     """The single-process results (the CLI's extract path)."""
-    from musicneurons.cli import extract_sources
+    from musicneurons.corpus import extract_sources
 
     return extract_sources([str(lakh[0].parents[1])], bars=2, workers=1)
 
@@ -109,7 +109,7 @@ def dask_executor():
 
 
 def _rejections_frame(results, tmp_path):
-    from musicneurons.cli import write_rejections
+    from musicneurons.corpus import write_rejections
 
     write_rejections(results, tmp_path / "ref.csv")
     return pd.read_csv(tmp_path / "ref.csv", keep_default_na=False, dtype={"source": str, "reason": str, "detail": str})
@@ -172,7 +172,7 @@ def test_dask_local_cluster_identical_to_local_run(lakh, reference, dask_executo
 
 
 def test_relative_paths_are_found_by_workers_started_elsewhere(lakh, dask_executor, tmp_path, monkeypatch):
-    from musicneurons.cli import extract_sources
+    from musicneurons.corpus import extract_sources
     from musicneurons.corpus import sample_windows
     from musicneurons.sources import find_files
 

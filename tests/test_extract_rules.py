@@ -175,3 +175,37 @@ def test_random_sequences_recipe(bars):
     assert dur.min() >= RECIPE[bars]["duration_s"][0] and dur.max() <= RECIPE[bars]["duration_s"][1]
     again, _, _ = random_windows(500, bars, seed=1)
     np.testing.assert_array_equal(events, again)
+
+
+def test_every_reason_the_extractor_counts_is_documented():
+    """REASONS is closed: each reason string the extractor counts is in it, and the errors refuse others."""
+    import ast
+    from pathlib import Path
+
+    import pytest
+
+    import musicneurons.extract as ex
+    from musicneurons.noteseq import REASONS, ExtractionError, PieceRejected
+
+    tree = ast.parse(Path(ex.__file__).read_text())
+    counted = {n.slice.value for n in ast.walk(tree)
+               if isinstance(n, ast.Subscript) and isinstance(n.value, ast.Name) and n.value.id == "reasons"
+               and isinstance(n.slice, ast.Constant)}
+    assert counted and counted <= set(REASONS), counted - set(REASONS)
+    with pytest.raises(ValueError, match="unknown rejection reason"):
+        PieceRejected("a reason nobody documented")
+    with pytest.raises(ValueError, match="unknown rejection reason"):
+        ExtractionError("x.mid", "a reason nobody documented")
+
+
+def test_quantize_refuses_a_piece_with_two_tempos_with_a_public_documented_error():
+    # after splitting, a piece has one tempo; quantize called on an unsplit sequence says why it refuses
+    import pytest
+
+    from musicneurons.extract import quantize
+    from musicneurons.noteseq import REASONS, PieceRejected
+
+    ns = NoteSeq.from_notes([(60, 0.0, 0.5), (62, 2.0, 2.5)], tempos=[(0.0, 120.0), (1.0, 90.0)])
+    with pytest.raises(PieceRejected) as e:
+        quantize(ns)
+    assert e.value.reason == "multiple tempos" and e.value.reason in REASONS

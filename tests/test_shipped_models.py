@@ -41,7 +41,7 @@ def test_unknown_model_name_is_one_clear_error():
 @pytest.mark.skipif(not bf16_supported("cpu"), reason="this CPU has no native bfloat16 (AVX512-BF16/AMX); "
                     "test_bf16_without_native_support_is_one_clear_error covers it")
 def test_bf16_precision_is_close_to_fp32_and_fp32_is_default():
-    from musicneurons.cli import training_windows
+    from musicneurons.corpus import training_windows
 
     model = load_model("mn-mel_2bar")
     windows, _, _ = training_windows("builtin", 2)

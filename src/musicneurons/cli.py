@@ -54,43 +54,13 @@ def _sigma_threshold(text):
 
 
 def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False):
-    """ExtractResults for files/folders/``builtin``; raises UserError for a missing path or empty folder."""
-    from concurrent.futures import ProcessPoolExecutor
-    from functools import partial
+    """:func:`musicneurons.corpus.extract_sources`; a missing path or empty folder is a :class:`UserError`."""
+    from .corpus import extract_sources as extract
 
-    from .procs import die_with_parent
-
-    from tqdm import tqdm
-
-    from .corpus import extract_builtin
-    from .extract import extract_file
-    from .sources import find_files
-
-    results, files = [], []
-    for src in sources:
-        if str(src) == "builtin":
-            results.extend(extract_builtin(bars, progress=progress))
-            continue
-        try:
-            files.extend(find_files(src))
-        except FileNotFoundError as e:
-            raise UserError(str(e)) from None
-    fn = partial(extract_file, bars=bars)
-    if workers > 1 and len(files) > 1:
-        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
-            it = pool.map(fn, files, chunksize=max(1, min(64, len(files) // (workers * 8) or 1)))
-            results.extend(tqdm(it, total=len(files), disable=not progress, desc="extract", unit="file"))
-    else:
-        results.extend(fn(f) for f in tqdm(files, disable=not progress, desc="extract", unit="file"))
-    return results
-
-
-def write_rejections(results, path: Path):
-    import pandas as pd
-
-    rows = [{"source": r.source, "reason": reason, "detail": r.details.get(reason, ""), "count": n}
-            for r in results for reason, n in r.reasons.items()]
-    pd.DataFrame(rows, columns=["source", "reason", "detail", "count"]).to_csv(path, index=False)
+    try:
+        return extract(sources, bars, workers, progress)
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
 
 
 def cmd_extract_sharded(a):
@@ -138,6 +108,8 @@ def cmd_extract(a):
     out.parent.mkdir(parents=True, exist_ok=True)
     table.to_parquet(out, index=False)
     rej = out.with_name(out.stem + ".rejections.csv")
+    from .corpus import write_rejections
+
     write_rejections(results, rej)
     counts = Counter()
     for r in results:
@@ -396,17 +368,6 @@ def cmd_convert(a):
     print(f"{a.path} ({a.config}, {model.n_params():,} parameters) -> {a.output}")
 
 
-def training_windows(corpus: str, bars: int, workers: int = 1):
-    import numpy as np
-
-    results = extract_sources([corpus], bars, workers, _progress())
-    wins = [r.windows for r in results if len(r.windows)]
-    if not wins:
-        raise UserError(f"{corpus}: no {bars}-bar windows to train on")
-    sources = np.concatenate([[r.source] * len(r.windows) for r in results if len(r.windows)])
-    return np.concatenate(wins), sources, results
-
-
 def cmd_train(a):
     import platform
 
@@ -428,7 +389,12 @@ def cmd_train(a):
         cfg = cfg.with_(**overrides)
     if a.curriculum_bars is not None and not (0 < a.curriculum_bars < cfg.bars):
         raise UserError(f"--curriculum-bars must be between 1 and {cfg.bars - 1} for {cfg.name}")
-    windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers)
+    from .corpus import training_windows
+
+    try:
+        windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers, _progress())
+    except FileNotFoundError as e:
+        raise UserError(str(e)) from None
     n_distinct = int(len(np.unique(windows, axis=0)))
     print(f"{len(windows)} {cfg.bars}-bar windows ({n_distinct} distinct) from {len(set(sources))} sources "
           f"({a.corpus}; Magenta's multiset: a window in two sections of a source counts twice)")

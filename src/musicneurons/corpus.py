@@ -23,6 +23,8 @@ import pandas as pd
 from .extract import ExtractResult, NoteSeq, extract_sequence
 from .procs import die_with_parent
 
+REJECTION_COLUMNS = ["source", "reason", "detail", "count"]
+
 CORPUS_VERSION = 1
 FOUR_QUARTER_METERS = {"4/4", "C", "C|", "2/2", "8/8"}
 COLLECTIONS = ("abc", "bach")
@@ -174,3 +176,62 @@ def extract_builtin(bars: int, collections=COLLECTIONS, progress: bool = True) -
     """Windows of every built-in source."""
     seqs = builtin_sequences(collections, progress=progress)
     return [extract_sequence(ns, bars, src) for src, ns in seqs.items()]
+
+
+def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False) -> list[ExtractResult]:
+    """An :class:`ExtractResult` per file of ``sources`` (files, folders, or ``"builtin"``), in order.
+
+    Raises ``FileNotFoundError`` (naming the path) for a missing path or a folder without music files; a bad
+    file never raises -- its result carries the reason. ``workers > 1`` reads files in that many processes.
+    """
+    from concurrent.futures import ProcessPoolExecutor
+    from functools import partial
+
+    from tqdm import tqdm
+
+    from .extract import extract_file
+    from .sources import find_files
+
+    results, files = [], []
+    for src in sources:
+        if str(src) == "builtin":
+            results.extend(extract_builtin(bars, progress=progress))
+        else:
+            files.extend(find_files(src))
+    fn = partial(extract_file, bars=bars)
+    workers = max(1, min(int(workers), os.cpu_count() or 1))
+    if workers > 1 and len(files) > 1:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
+            it = pool.map(fn, files, chunksize=max(1, min(64, len(files) // (workers * 8) or 1)))
+            results.extend(tqdm(it, total=len(files), disable=not progress, desc="extract", unit="file"))
+    else:
+        results.extend(fn(f) for f in tqdm(files, disable=not progress, desc="extract", unit="file"))
+    return results
+
+
+def rejections_table(results: list[ExtractResult]) -> pd.DataFrame:
+    """One row per (source, reason): ``source``, ``reason``, ``detail``, ``count``."""
+    rows = [{"source": r.source, "reason": reason, "detail": r.details.get(reason, ""), "count": n}
+            for r in results for reason, n in r.reasons.items()]
+    return pd.DataFrame(rows, columns=REJECTION_COLUMNS)
+
+
+def write_rejections(results: list[ExtractResult], path) -> Path:
+    """:func:`rejections_table` as CSV at ``path`` (written atomically)."""
+    from .fileio import atomic_write
+
+    table = rejections_table(results)
+    return atomic_write(Path(path), lambda tmp: table.to_csv(tmp, index=False))
+
+
+def training_windows(corpus, bars: int, workers: int = 1, progress: bool = False):
+    """Every window of ``corpus`` (Magenta's multiset): ``(windows (N, T) int64, sources (N,) str, results)``.
+
+    Raises ``ValueError`` when the corpus gives no window of ``bars`` bars.
+    """
+    results = extract_sources([corpus], bars, workers, progress)
+    wins = [r.windows for r in results if len(r.windows)]
+    if not wins:
+        raise ValueError(f"{corpus}: no {bars}-bar windows to train on")
+    sources = np.concatenate([[r.source] * len(r.windows) for r in results if len(r.windows)])
+    return np.concatenate(wins), sources, results

@@ -24,78 +24,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._numba import njit
-from .melody import MAX_PITCH, MIN_PITCH, NO_EVENT, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
+from .melody import DEFAULT_QPM, MAX_PITCH, MIN_PITCH, NO_EVENT, PITCH_OFFSET, STEPS_PER_BAR, STEPS_PER_QUARTER
+from .noteseq import MAX_STEPS, REASONS, ExtractionError, NoteSeq, PieceRejected  # noqa: F401 (re-exported)
 
-DEFAULT_QPM = 120.0
 MAX_MELODY_STEPS = 16 * 100  # Magenta: max_bars=100
 MEL_PROGRAMS = range(0, 32)  # Magenta data.MEL_PROGRAMS, used by the 2-bar configs
-
-#: Every reason a file, a piece of a file or a melody can yield no window, with its meaning.
-REASONS = {
-    "file not found": "the path does not exist or is not a file",
-    "empty file": "the file has zero bytes",
-    "file too large": "the file is larger than the size limit",
-    "parse error": "the MIDI/score reader could not parse the file",
-    "no notes": "the file holds no notes at all",
-    "no melodic notes": "no notes left after the pitch-range (21..108), program and drum filters",
-    "not 16 steps per bar": "a piece's time signature does not give 16 sixteenths per bar (e.g. 3/4, 6/8)",
-    "bad time signature": "a time signature with numerator 0 or a denominator that is not a power of 2",
-    "negative time": "a note starts or ends before time 0",
-    "duration too long": "a note ends after 2**20 steps (65,536 bars): rejected before allocating the melody",
-    "melody shorter than window": "melodies were found but none is as long as the window",
-}
-
-
-MAX_STEPS = 2**20  # quantized steps a piece may reach (about 36 hours at 120 qpm)
-
-
-class ExtractionError(ValueError):
-    """A source that cannot be read at all; ``reason`` is one of :data:`REASONS`."""
-
-    def __init__(self, source, reason: str, detail: str = ""):
-        self.source, self.reason, self.detail = str(source), reason, detail
-        super().__init__(f"{source}: {reason}" + (f" ({detail})" if detail else ""))
-
-
-@dataclass
-class NoteSeq:
-    """A minimal NoteSequence: notes in seconds plus tempo and time-signature events.
-
-    Note arrays all have shape (n_notes,). ``instrument`` is the reader's instrument index (note-seq uses
-    the index of the pretty_midi Instrument).
-    """
-
-    pitch: np.ndarray
-    start: np.ndarray
-    end: np.ndarray
-    velocity: np.ndarray
-    program: np.ndarray
-    instrument: np.ndarray
-    is_drum: np.ndarray
-    time_signatures: list = field(default_factory=list)  # [(time, numerator, denominator)]
-    tempos: list = field(default_factory=list)  # [(time, qpm)]
-
-    @property
-    def total_time(self) -> float:
-        return float(self.end.max()) if self.end.size else 0.0
-
-    def take(self, mask) -> "NoteSeq":
-        return NoteSeq(
-            self.pitch[mask], self.start[mask], self.end[mask], self.velocity[mask], self.program[mask],
-            self.instrument[mask], self.is_drum[mask], list(self.time_signatures), list(self.tempos),
-        )
-
-    @staticmethod
-    def from_notes(notes, time_signatures=(), tempos=()) -> "NoteSeq":
-        """Build from rows ``(pitch, start_s, end_s[, velocity, program, instrument, is_drum])``."""
-        rows = [tuple(n) + (100, 0, 0, False)[len(n) - 3:] for n in notes]
-        cols = list(zip(*rows)) if rows else [[]] * 7
-        return NoteSeq(
-            np.asarray(cols[0], dtype=np.int64), np.asarray(cols[1], dtype=np.float64),
-            np.asarray(cols[2], dtype=np.float64), np.asarray(cols[3], dtype=np.int64),
-            np.asarray(cols[4], dtype=np.int64), np.asarray(cols[5], dtype=np.int64),
-            np.asarray(cols[6], dtype=bool), list(time_signatures), list(tempos),
-        )
 
 
 @dataclass
@@ -213,43 +146,37 @@ def _extract_subsequences(ns: NoteSeq, split_times: list[float]) -> list[NoteSeq
 # -- 3. quantization (note-seq sequences_lib.quantize_note_sequence) -----------------------------------
 
 
-class _PieceRejected(Exception):
-    def __init__(self, reason, detail=""):
-        super().__init__(reason)
-        self.reason, self.detail = reason, detail
-
-
 def _single(events, default, label):
     if not events:
         return default
     first = sorted(events, key=lambda e: e[0])[0]
     if first[0] != 0 and tuple(first[1:]) != tuple(default):
-        raise _PieceRejected(f"multiple {label}", f"implicit change at {first[0]:.3f}s")
+        raise PieceRejected(f"multiple {label}", f"implicit change at {first[0]:.3f}s")
     for ev in events[1:]:
         if tuple(ev[1:]) != tuple(events[0][1:]):
-            raise _PieceRejected(f"multiple {label}")
+            raise PieceRejected(f"multiple {label}")
     return tuple(events[0][1:])
 
 
 def quantize(piece: NoteSeq, steps_per_quarter: int = STEPS_PER_QUARTER):
     """Quantized (start_step, end_step) arrays and steps per bar of a piece with one tempo and meter.
 
-    Raises ``_PieceRejected`` with Magenta's reason for pieces the converter drops.
+    Raises ``PieceRejected`` with Magenta's reason for pieces the converter drops.
     """
     num, den = _single(piece.time_signatures, (4, 4), "time signatures")
     if den <= 0 or (den & (den - 1)) != 0:
-        raise _PieceRejected("bad time signature", f"{num}/{den}")
+        raise PieceRejected("bad time signature", f"{num}/{den}")
     if num == 0:
-        raise _PieceRejected("bad time signature", f"{num}/{den}")
+        raise PieceRejected("bad time signature", f"{num}/{den}")
     (qpm,) = _single(piece.tempos, (DEFAULT_QPM,), "tempos")
     steps_per_second = steps_per_quarter * qpm / 60.0
     start = np.trunc(piece.start * steps_per_second + 0.5).astype(np.int64)
     end = np.trunc(piece.end * steps_per_second + 0.5).astype(np.int64)
     end = np.where(end == start, end + 1, end)
     if (start < 0).any() or (end < 0).any():
-        raise _PieceRejected("negative time")
+        raise PieceRejected("negative time")
     if end.size and end.max() > MAX_STEPS:  # before any per-step allocation (a 745-byte file can ask for 32 GB)
-        raise _PieceRejected("duration too long", f"a note ends at step {int(end.max())} > {MAX_STEPS} "
+        raise PieceRejected("duration too long", f"a note ends at step {int(end.max())} > {MAX_STEPS} "
                                                   f"(~{MAX_STEPS // (steps_per_quarter * 4)} bars)")
     steps_per_bar = steps_per_quarter * ((4.0 / den) * num)
     return start, end, steps_per_bar, qpm
@@ -393,7 +320,7 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
         piece = piece.take(keep)
         try:
             start, end, spb, qpm = quantize(piece)
-        except _PieceRejected as e:
+        except PieceRejected as e:
             reasons[e.reason] += 1
             if e.detail:
                 details.setdefault(e.reason, f"piece {k}: {e.detail}")
@@ -434,7 +361,7 @@ def extract_sequence(ns: NoteSeq, bars: int, source: str = "", valid_programs=No
 
 def extract_file(path, bars: int = 2, valid_programs=None, max_bytes: int = 64 * 2**20) -> ExtractResult:
     """Windows of one file (MIDI, ABC, MusicXML, ...). Never raises on a bad file: see ``reasons``."""
-    from .sources import display_path, read_source
+    from .sources import display_path, read_source  # sources -> noteseq only: no cycle
 
     window_steps(bars)
     name = display_path(path)

@@ -206,8 +206,7 @@ class Run:
                     "seed": self.s.seed, "corpus_digest": _listing_digest(self.s.corpus) if self.s.corpus != "builtin" else "builtin-v2"}
 
         def run():
-            from .cli import extract_sources, write_rejections
-            from .corpus import sample_windows
+            from .corpus import extract_sources, sample_windows, write_rejections
 
             results = extract_sources([self.s.corpus], bars, self.s.workers)
             table = _sample_up_to(results, self.s.n_melodies, self.s.per_file, self.s.seed, sample_windows)

@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .extract import DEFAULT_QPM, ExtractionError, NoteSeq
+from .melody import DEFAULT_QPM
+from .noteseq import ExtractionError, NoteSeq
 from .midi_reader import scan_midi
 
 MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
