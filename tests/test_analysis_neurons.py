@@ -123,3 +123,69 @@ def test_one_gaussian_bic_equals_sklearn():
 
     x = np.random.default_rng(8).normal(0.3, 0.7, size=300)
     assert _gaussian_bic(x) == pytest.approx(GaussianMixture(1).fit(x[:, None]).bic(x[:, None]), rel=1e-9)
+
+
+def test_noise_and_leaky_dims_are_told_apart():
+    # dim 0 music; dim 1 sigma ~ 1, mu ~ 0 (noise); dim 2 sigma ~ 1 but mu varies with the input (leaky)
+    rng = np.random.default_rng(0)
+    n = 400
+    mu = np.c_[rng.normal(0, 1, n), rng.normal(0, 0.02, n), rng.normal(0, 0.5, n)]
+    sigma = np.c_[np.full(n, 0.1), np.full(n, 0.99), np.full(n, 0.97)]
+    p = NeuronProfile(sigma_threshold=0.5, n_bootstrap=0).fit(mu, sigma)
+    assert p.music_mask_.tolist() == [True, False, False]
+    assert p.noise_mask_.tolist() == [False, True, False]
+    assert p.leaky_mask_.tolist() == [False, False, True]
+    assert (p.n_noise_, p.n_leaky_) == (1, 1)
+    assert p.table(music_only=False).set_index("latent_index")["kind"].to_dict() == {0: "music", 1: "noise",
+                                                                                      2: "leaky"}
+
+
+def _clustered(n_groups, per_group, rng):
+    """Windows in groups that share their latents (copies of one window per file): 3 music dims whose Var(mu)
+    ranks are close, 5 noise dims."""
+    base_mu = rng.normal(0, 1, (n_groups, 3)) * np.array([1.05, 1.0, 0.95])
+    mu = np.repeat(np.c_[base_mu, rng.normal(0, 0.01, (n_groups, 5))], per_group, axis=0)
+    sigma = np.repeat(np.c_[rng.uniform(0.1, 0.2, (n_groups, 3)), rng.uniform(0.98, 1.0, (n_groups, 5))],
+                      per_group, axis=0)
+    groups = np.repeat(np.arange(n_groups), per_group)
+    return mu, sigma, groups
+
+
+def test_cluster_bootstrap_resamples_groups_and_is_wider_than_treating_copies_as_independent():
+    rng = np.random.default_rng(3)
+    mu, sigma, groups = _clustered(40, 10, rng)
+    iid = NeuronProfile(sigma_threshold=0.5, n_bootstrap=200, random_state=0).fit(mu, sigma)
+    clu = NeuronProfile(sigma_threshold=0.5, n_bootstrap=200, random_state=0).fit(mu, sigma, groups=groups)
+    assert clu.n_groups_ == 40 and iid.n_groups_ is None
+    assert "cluster bootstrap" in clu.settings_["bootstrap"]
+    # the same data: var(mu) of the top dim spreads more when whole files are resampled
+    sd = {}
+    for name, prof in (("iid", iid), ("cluster", clu)):
+        ri = prof.rank_intervals()
+        assert list(ri["rank"]) == [1, 2, 3] and ri["p_music"].eq(1.0).all()
+        assert (ri["rank_lo"] <= ri["rank"]).all() and (ri["rank"] <= ri["rank_hi"]).all()
+        sd[name] = prof.rank_bootstrap_["var_mu"].std(axis=0).mean()
+    assert sd["cluster"] > sd["iid"]
+
+
+def test_rank_intervals_report_every_ordering():
+    rng = np.random.default_rng(4)
+    mu, sigma, groups = _clustered(60, 3, rng)
+    p = NeuronProfile(sigma_threshold=0.5, n_bootstrap=50, random_state=0).fit(mu, sigma, groups=groups)
+    ri = p.rank_intervals()
+    for o in ("var_mu", "mean_sigma", "kl"):
+        assert sorted(ri[f"rank_by_{o}"]) == [1, 2, 3]
+    by_sigma = p.rank_intervals("mean_sigma")
+    assert by_sigma["latent_index"].tolist() == p.ranking("mean_sigma").tolist()
+    with pytest.raises(ValueError, match="labels"):
+        NeuronProfile(n_bootstrap=0).fit(mu, sigma, groups=groups[:-1])
+
+
+def test_sensitivity_names_the_counts_under_other_choices(planted):
+    p = NeuronProfile(n_bootstrap=0).fit(planted.mu, planted.sigma)
+    sens = p.sensitivity()
+    assert set(sens["by_min_gap_ratio"]) == {"30", "100", "300"}
+    assert sens["by_min_gap_ratio"]["100"]["n_music"] == p.n_music_
+    lo, hi = sens["band"]["0.95"], sens["band"]["1.05"]
+    assert lo["n_music"] <= p.n_music_ <= hi["n_music"]
+    assert lo["threshold"] == pytest.approx(0.95 * p.sigma_threshold_)

@@ -30,25 +30,17 @@ from __future__ import annotations
 
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-
-MAX_ABLATED = 16  # single-neuron ablations: the top-ranked music neurons (each costs a decode of every melody)
-# windows (a seeded subsample of the analysed real windows) for the noise ablation and the model-health numbers,
-# by bars: 16-bar greedy decodes cost ~8x more
-DECODE_SUBSAMPLE = {2: 1000, 16: 250}
+from .fileio import atomic_write
 
 
 def _write_csv(df, path: Path, index=True):
-    if df is None:
-        return
-    tmp = path.with_suffix(".tmp")
-    df.to_csv(tmp, index=index)
-    tmp.replace(path)
+    if df is not None:
+        atomic_write(path, lambda tmp: df.to_csv(tmp, index=index))
 
 
 def feature_categories() -> tuple[dict, list]:
@@ -86,101 +78,52 @@ def intervention_examples(model, mu, order, population_mu, folder: Path, n_neuro
     return pd.DataFrame(rows)
 
 
-class _SubSteps:
-    """Prints each analysis sub-step when it starts and its wall time when it ends."""
-
-    def __init__(self, log, key):
-        self.log, self.key, self.name, self.t0 = log, key, None, 0.0
-
-    def start(self, name):
-        if self.name is not None:
-            self.log(f"           {self.key} {self.name}: {time.time() - self.t0:.1f} s")
-        self.name, self.t0 = name, time.time()
-
-
 def analyze_run_model(run, key: str) -> dict:
-    """Analyze one model of a :class:`musicneurons.pipeline.Run`; writes tables and returns the summary."""
+    """Analyze one model of a :class:`musicneurons.pipeline.Run`: :func:`~musicneurons.analysis.analyze_latents`
+    on the run's arrays with the run's settings (the one orchestration a Python user calls too); writes every
+    table to ``analysis/<key>/`` and returns the summary."""
     from .analysis import analyze_latents, summarize_model
     from .analysis.twinkle import twinkle_events
-    from .tables import read_events
     from .features import compute_features
+    from .tables import read_table
 
-    root = run.root
-    s = run.s
-    folder = root / "analysis" / key
-    folder.mkdir(parents=True, exist_ok=True)
-    with np.load(root / "latents" / f"{key}_real.npz", allow_pickle=False) as f:
+    folder, s = run.folder, run.s
+    out_dir = folder.analysis_dir(key)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with np.load(folder.latents(key, "real"), allow_pickle=False) as f:
         mu, sigma = f["mu"], f["sigma"]
-    with np.load(root / "latents" / f"{key}_random.npz", allow_pickle=False) as f:
+    with np.load(folder.latents(key, "random"), allow_pickle=False) as f:
         mu_random = f["mu"]
     mu_u = sigma_u = None
-    untrained_path = root / "latents" / f"{key}_untrained.npz"
-    if untrained_path.exists():
-        with np.load(untrained_path, allow_pickle=False) as f:
+    if folder.latents(key, "untrained").exists():
+        with np.load(folder.latents(key, "untrained"), allow_pickle=False) as f:
             mu_u, sigma_u = f["mu"], f["sigma"]
-    features = pd.read_parquet(root / "features" / f"{key}_real.parquet")
-    events = read_events(root / "data" / f"melodies_{key}.parquet")
+    features = pd.read_parquet(folder.features(key))
+    events, keys = read_table(folder.melodies(key))
+    groups = keys["source"].astype(str).to_numpy() if "source" in keys else None
     categories, _ = feature_categories()
     model = run.model(key)
-    bars = model.cfg.bars
-    _, t_mu, t_sigma = model.encode(twinkle_events(bars)[None])
-
-    def decode_fn(z):
-        return model.decode(np.asarray(z, np.float32))
+    _, t_mu, t_sigma = model.encode(twinkle_events(model.cfg.bars)[None])
 
     def features_fn(ev):
         return compute_features(ev, progress=False)
 
-    rng = np.random.default_rng(s.seed)
-    n_abl = min(len(events), DECODE_SUBSAMPLE.get(bars, 250))
-    abl_idx = np.sort(rng.choice(len(events), n_abl, replace=False))
-    clock = _SubSteps(run.log, key)
-    n_perm = int(getattr(s, "n_permutations", 0) or 0)
-    clock.start("profile, phik, attribute vectors" + (", disentanglement metrics" if s.metrics else "")
-                + (f", permutation null ({n_perm} shuffles)" if n_perm else "")
-                + (", untrained baseline" if mu_u is not None else ""))
+    n_perm = int(s.n_permutations or 0)
     a = analyze_latents(
-        mu, sigma, features, categories, mu_random=mu_random,
+        mu, sigma, features, categories, mu_random=mu_random, events=events, model=model, features_fn=features_fn,
         sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
         metrics=s.metrics, twinkle_mu=t_mu[0], twinkle_sigma=t_sigma[0], random_state=s.seed,
+        n_intervention_melodies=s.n_intervention_melodies, n_traversed=s.n_traversed,
         progress=sys.stderr.isatty(), n_permutations=n_perm, untrained_mu=mu_u, untrained_sigma=sigma_u,
-        untrained_seed=s.seed,
+        untrained_seed=s.seed, log=lambda line: run.log(f"           {key} {line}"), groups=groups,
     )
-    bs = (a.settings.get("baselines") or {})
-    if bs:
-        run.log(f"           {key} baselines: permutation null {n_perm} shuffles "
-                f"{bs.get('seconds_permutation')} s, untrained model {bs.get('seconds_untrained')} s")
-    clock.start(f"model health ({n_abl} windows: encode + 2 greedy decodes)")
-    from .analysis.health import health_gate
-    from .model.health import model_health
-
-    a.health = health_gate(model_health(model, events[abl_idx]))
-    a.settings["health"] = {"n_windows": int(n_abl), "max_windows_by_bars": dict(DECODE_SUBSAMPLE),
-                            "windows": "the noise ablation's seeded subsample of the real windows",
-                            "thresholds": a.health["thresholds"], "rule": a.health["rule"]}
-    clock.start(f"noise ablation ({n_abl} greedy decodes)")
-    # ablation of noise neurons and interventions on a subsample (decoding is the cost)
-    from .analysis import NeuronAblation, Traversal, ablate_noise
-
-    a.ablation = ablate_noise(events[abl_idx], mu[abl_idx], ~a.profile.music_mask_, decode_fn)
-    order = a.profile.order_
-    if order.size:
-        clock.start(f"interventions ({min(MAX_ABLATED, order.size)} ablations, {min(s.n_traversed, order.size)} "
-                    f"traversals on {min(s.n_intervention_melodies, len(mu))} melodies)")
-        pick = np.sort(rng.choice(len(mu), min(s.n_intervention_melodies, len(mu)), replace=False))
-        a.neuron_ablation = NeuronAblation().fit(mu[pick], order[:MAX_ABLATED], decode_fn, features_fn)
-        a.traversal = Traversal().fit(mu[pick], order[: s.n_traversed], decode_fn, features_fn, population_mu=mu)
-        a.settings["neuron_ablation"] = a.neuron_ablation.settings_
-        a.settings["traversal"] = a.traversal.settings_
-        ex = intervention_examples(model, mu[pick], order, mu, folder)
-        ex.to_parquet(folder / "interventions.parquet", index=False)
-    a.settings["noise_ablation"] = {"n_windows": int(n_abl), "value": 0.0, "decode": "greedy"}
-    if a.neuron_ablation is not None:
-        a.settings["neuron_ablation"]["n_neurons"] = int(min(MAX_ABLATED, order.size))
+    if a.traversal is not None:
+        ex = intervention_examples(model, mu[a.intervention_melodies], a.profile.order_, mu, out_dir)
+        ex.to_parquet(out_dir / "interventions.parquet", index=False)
     a.settings["model"] = {"name": model.cfg.name, "checkpoint": str(s.checkpoints.get(key)),
                            "config": json.loads(model.cfg.to_json())}
-
-    clock.start(None)
+    order = a.profile.order_
+    folder = out_dir
     p = a.profile
     prof = pd.DataFrame({
         "latent_index": np.arange(p.n_dims_), "mean_mu": p.mean_mu_, "std_mu": p.std_mu_, "var_mu": p.var_mu_,
@@ -220,6 +163,6 @@ def analyze_run_model(run, key: str) -> dict:
     summary["model"] = a.settings["model"]["name"]
     summary["n_real"] = int(len(mu))
     summary["n_random"] = int(len(mu_random))
-    (folder / "summary.json.tmp").write_text(json.dumps(summary, indent=1))
-    (folder / "summary.json.tmp").replace(folder / "summary.json")
+    text = json.dumps(summary, indent=1)
+    atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(text))
     return summary

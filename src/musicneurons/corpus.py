@@ -23,6 +23,8 @@ import pandas as pd
 from .extract import ExtractResult, NoteSeq, extract_sequence
 from .procs import die_with_parent
 
+#: columns of a melody table (:func:`sample_windows`, the executor's extract partitions) and of a rejections table
+MELODY_COLUMNS = ["source", "window", "events", "instrument", "program", "piece", "first_bar", "piece_offset_s", "qpm"]
 REJECTION_COLUMNS = ["source", "reason", "detail", "count"]
 
 CORPUS_VERSION = 1
@@ -168,8 +170,7 @@ def sample_windows(results: list[ExtractResult], per_file: int | None = None, n_
             idx = np.sort(rng.choice(idx.size, size=per_file, replace=False))
         for i in idx:
             rows.append({"source": r.source, "window": int(i), "events": r.windows[i].tolist(), **r.info[i]})
-    cols = ["source", "window", "events", "instrument", "program", "piece", "first_bar", "piece_offset_s", "qpm"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=MELODY_COLUMNS)
 
 
 def extract_builtin(bars: int, collections=COLLECTIONS, progress: bool = True) -> list[ExtractResult]:

@@ -36,12 +36,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .fileio import atomic_write
+from .fileio import atomic_write, content_digest
 
 MANIFEST = "manifest.json"
 FAILED = "failed.json"
-TABLE_COLUMNS = ["source", "window", "events", "instrument", "program", "piece", "first_bar", "piece_offset_s", "qpm"]
-REJECTION_COLUMNS = ["source", "reason", "detail", "count"]
+from .corpus import MELODY_COLUMNS as TABLE_COLUMNS, REJECTION_COLUMNS  # noqa: E402 (one definition, in corpus)
 
 
 class IncompleteOutput(RuntimeError):
@@ -315,11 +314,7 @@ def _digest(strings: Iterable[str]) -> str:
 
 
 def _file_digest(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
+    return content_digest(path)[:16]
 
 
 def split(items: Sequence, size: int) -> list[list]:

@@ -7,25 +7,13 @@ settings and of its inputs' keys) in ``RUN_DIR/stages/<name>.json``. A stage who
 skipped, so a killed run resumes where it stopped and a changed setting recomputes only what depends on it.
 Encoding writes its output in chunks, so even a run killed during encoding keeps the chunks already done.
 
-Run folder layout::
-
-    settings.json                         the settings and versions of the run
-    stages/<stage>.json                   key, wall time, peak memory of each stage
-    data/melodies_<key>.parquet           real windows (source, window, events, provenance)
-    data/random_<key>.parquet             random note sequences
-    latents/<key>_<real|random>.npz       mu, sigma (N, z)
-    latents/<key>_untrained.npz           mu, sigma (N, z) of the untrained model on the real windows
-    features/<key>_real.parquet           features per window; features/catalog.json
-    analysis/summary.json                 the findings per model key
-    analysis/<key>/*.csv|parquet|json     every table behind them, decoded MIDI of the interventions
-    report/index.html                     the report (self-contained)
+The run folder's layout is :class:`musicneurons.run_folder.RunFolder`'s (one home for every path).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import resource
 import time
@@ -36,9 +24,10 @@ import numpy as np
 import pandas as pd
 
 from .fileio import FolderLock, atomic_write, content_digest
+from .run_folder import MODEL_KEYS as _BARS, RunFolder, bars_of, stage_name
 from .sources import display_path
 
-MODEL_KEYS = ("2bar", "16bar")
+MODEL_KEYS = tuple(_BARS)
 DEFAULT_MODELS = {"2bar": "mn-mel_2bar", "16bar": "mn-mel_16bar"}
 
 
@@ -66,6 +55,53 @@ class Settings:
     encode_chunk: int = 4096  # windows per encoded part file (a killed encode resumes from the last part)
     n_permutations: int = 200  # permutation null of each neuron's best-feature phik (0: no null, labels ungated)
     untrained_baseline: bool = True  # encode the real windows with the untrained architecture (chance baseline)
+
+    @classmethod
+    def from_dict(cls, saved: dict, source: str = "settings") -> "Settings":
+        """Settings from a saved dict (unknown names ignored), checked: :meth:`validate`."""
+        if not isinstance(saved, dict):
+            raise ValueError(f"{source}: settings must be an object, not {type(saved).__name__}")
+        s = cls(**{k: v for k, v in saved.items() if k in cls.__dataclass_fields__})
+        if isinstance(s.keys, list):
+            s.keys = tuple(s.keys)
+        return s.validate(source)
+
+    def validate(self, source: str = "settings") -> "Settings":
+        """Raise ``ValueError`` naming ``source`` and the setting when one has the wrong type or range."""
+        def bad(name, want):
+            raise ValueError(f"{source}: {name} = {getattr(self, name)!r} is not {want}")
+
+        def is_int(v):
+            return isinstance(v, int) and not isinstance(v, bool)
+
+        for name, lo in (("n_melodies", 1), ("workers", 1), ("seed", 0), ("phik_bins", 2), ("encode_chunk", 1),
+                         ("n_intervention_melodies", 0), ("n_traversed", 0), ("n_permutations", 0)):
+            if not is_int(getattr(self, name)) or getattr(self, name) < lo:
+                bad(name, f"an integer >= {lo}")
+        for name in ("per_file", "n_random"):
+            v = getattr(self, name)
+            if v is not None and (not is_int(v) or v < 1):
+                bad(name, "a positive integer or null")
+        for name in ("metrics", "untrained_baseline"):
+            if not isinstance(getattr(self, name), bool):
+                bad(name, "true or false")
+        for name in ("corpus", "feature_backend", "device"):
+            if not isinstance(getattr(self, name), str):
+                bad(name, "a string")
+        if not isinstance(self.activation_threshold, (int, float)) or not 0 <= self.activation_threshold:
+            bad("activation_threshold", "a number >= 0")
+        st = self.sigma_threshold
+        if st != "auto" and (not isinstance(st, (int, float)) or isinstance(st, bool) or not 0 < st <= 1):
+            bad("sigma_threshold", "'auto' or a number in (0, 1]")
+        if not isinstance(self.keys, tuple) or not self.keys or any(k not in MODEL_KEYS for k in self.keys):
+            bad("keys", f"a non-empty list of {', '.join(MODEL_KEYS)}")
+        for name in ("models", "checkpoints"):
+            d = getattr(self, name)
+            if not isinstance(d, dict) or any(not isinstance(v, (str, type(None))) for v in d.values()):
+                bad(name, "an object of model key -> name")
+        if any(not isinstance(self.models.get(k), str) for k in self.keys):
+            bad("models", f"naming a model for each of {', '.join(self.keys)}")
+        return self
 
 
 def _hash(obj) -> str:
@@ -112,19 +148,23 @@ class Run:
     """A run folder and its stage cache."""
 
     def __init__(self, root, settings: Settings, log=print, lock: bool = True):
-        self.root = Path(root)
+        self.folder = RunFolder(root)
+        self.root = self.folder.root
         self.s = settings
         self.log = log
         self.root.mkdir(parents=True, exist_ok=True)
         self.lock = FolderLock(self.root).acquire() if lock else None  # FolderLocked if another run writes here
-        for sub in ("stages", "data", "latents", "features", "analysis", "report"):
-            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        self.folder.make()
         self.keys: dict[str, str] = {}
         self.timings: dict[str, dict] = {}
         self._models = {}
         self._model_ids = {}
+        self._executor = None
 
     def close(self):
+        if self._executor is not None:
+            self._executor.close()
+            self._executor = None
         if self.lock is not None:
             self.lock.release()
             self.lock = None
@@ -136,7 +176,7 @@ class Run:
         one recorded when it was written (a truncated, replaced or missing output makes the stage run again,
         saying why). The stage's identity for later stages (``self.keys``) covers its outputs' digests."""
         key = _hash(key_obj)
-        rec_path = self.root / "stages" / f"{name}.json"
+        rec_path = self.folder.stage_record(name)
         rec = _read_record(rec_path, self.log)
         why = None
         if rec is not None and rec["key"] == key:
@@ -166,14 +206,24 @@ class Run:
         self.log(f"  [done]   {name} in {rec['seconds']:.1f} s")
         self.timings[name] = {**rec, "cached": False}
 
-    def recorded_keys(self):
-        """Fill ``self.keys`` from the stage records on disk (to re-run a later stage without the earlier ones)."""
-        for rec_path in sorted((self.root / "stages").glob("*.json")):
-            if rec_path.name == "timings.json":
-                continue
-            rec = _read_record(rec_path, self.log)
-            if rec is not None:
-                self.keys[rec_path.stem] = _hash([rec["key"], rec.get("outputs") or {}])
+    def recorded_keys(self, verify: bool = True):
+        """Fill ``self.keys`` from the stage records on disk (to re-run a later stage without the earlier ones).
+
+        With ``verify``, every recorded output of the computing stages (not ``analyze_*``, which checks its own,
+        nor the report) must still have the digest recorded when it was written: a replaced, truncated or
+        missing input raises ``ValueError`` naming it, instead of being analysed."""
+        changed = []
+        for name, rec in self.folder.stage_records().items():
+            outputs = rec.get("outputs") or {}
+            if verify and not name.startswith(("analyze_", "report")) and isinstance(outputs, dict):
+                for fname, digest in outputs.items():
+                    p = self.folder.stage_output(name, fname)
+                    if not p.is_file() or content_digest(p) != digest:
+                        changed.append(str(p.relative_to(self.root)))
+            self.keys[name] = _hash([rec["key"], outputs])
+        if changed:
+            raise ValueError(f"{self.root}: {', '.join(changed)} changed or missing since the run wrote it; "
+                             f"rerun 'musicneurons reproduce -o {self.root}' with the run's settings to recompute it")
         return self.keys
 
     def model(self, key):
@@ -199,86 +249,141 @@ class Run:
 
     # -- stages -----------------------------------------------------------------------------------------
 
+    def executor(self):
+        """The run's one executor (``settings.workers`` local processes) for extraction, encoding and features."""
+        if self._executor is None:
+            from .executor import make_executor
+
+            self._executor = make_executor(self.s.workers)
+        return self._executor
+
+    def _fresh_parts(self, parts_root: Path, key: str) -> Path:
+        """``parts_root/<key>``: the partitions of this exact computation; those of any other are deleted (a
+        killed stage resumes from its own partitions, never from another model's or corpus')."""
+        import shutil
+
+        if parts_root.is_dir():
+            for stale in parts_root.iterdir():
+                if stale.name != key:
+                    shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
+        return parts_root / key
+
+    @staticmethod
+    def _check_partitions(summary: dict, what: str):
+        if summary["failed"]:
+            pid, error = sorted(summary["failed"].items())[0]
+            raise ValueError(f"{what}: {len(summary['failed'])} partition(s) failed after retries (first: partition "
+                             f"{pid}: {error}); see {summary['out_dir']}/failed.json, rerun to retry")
+
     def melodies(self, key):
-        bars = 2 if key == "2bar" else 16
-        out = self.root / "data" / f"melodies_{key}.parquet"
+        bars = bars_of(key)
+        out = self.folder.melodies(key)
         settings = {"corpus": self.s.corpus, "bars": bars, "n": self.s.n_melodies, "per_file": self.s.per_file,
                     "seed": self.s.seed, "corpus_digest": _listing_digest(self.s.corpus) if self.s.corpus != "builtin" else "builtin-v2"}
+        stage = stage_name("melodies", key)
+
+        def sampler(results):
+            from .corpus import sample_windows
+
+            return _sample_up_to(results, self.s.n_melodies, self.s.per_file, self.s.seed, sample_windows)
 
         def run():
-            from .corpus import extract_sources, sample_windows, write_rejections
+            import shutil
 
-            results = extract_sources([self.s.corpus], bars, self.s.workers)
-            table = _sample_up_to(results, self.s.n_melodies, self.s.per_file, self.s.seed, sample_windows)
+            from .corpus import extract_builtin, write_rejections
+
+            if self.s.corpus == "builtin":  # parsed notes shipped with the package: no files to partition
+                results = extract_builtin(bars, progress=False)
+                table = sampler(results)
+                write_rejections(results, self.folder.rejections(key))
+                parts_root = None
+            else:
+                from .executor import collect_extract, collect_rejections, sharded_extract
+                from .sources import find_files
+
+                parts_root = self.folder.root / "data" / f"melodies_{key}.parts"
+                parts = self._fresh_parts(parts_root, _hash(settings))
+                summary = sharded_extract(find_files(self.s.corpus), bars, parts, self.executor(), progress=False)
+                self._check_partitions(summary, f"{stage} of {self.s.corpus}")
+                table = collect_extract(parts, sampler=sampler)
+                rej = collect_rejections(parts)
+                atomic_write(self.folder.rejections(key), lambda tmp: rej.to_csv(tmp, index=False))
             if len(table) == 0:
-                raise RuntimeError(f"{self.s.corpus}: no {bars}-bar windows")
-            write_rejections(results, self.root / "data" / f"melodies_{key}.rejections.csv")
+                raise ValueError(f"{self.s.corpus}: no {bars}-bar windows")
             _atomic_parquet(table, out)
+            if parts_root is not None:
+                shutil.rmtree(parts_root)
 
-        self.stage(f"melodies_{key}", settings, [out], run)
+        self.stage(stage, settings, [out], run)
         return out
 
     def random(self, key):
         from .randomseq import RECIPE, random_table
 
-        bars = 2 if key == "2bar" else 16
-        out = self.root / "data" / f"random_{key}.parquet"
+        bars = bars_of(key)
+        out = self.folder.random(key)
         n = self.s.n_random
         if n is None:
-            n = len(pd.read_parquet(self.root / "data" / f"melodies_{key}.parquet", columns=["window"]))
-        self.stage(f"random_{key}", {"n": n, "bars": bars, "seed": self.s.seed, "recipe": RECIPE[bars]}, [out],
+            n = len(pd.read_parquet(self.folder.melodies(key), columns=["window"]))
+        self.stage(stage_name("random", key), {"n": n, "bars": bars, "seed": self.s.seed, "recipe": RECIPE[bars]}, [out],
                    lambda: _atomic_parquet(random_table(n, bars, self.s.seed), out))
         return out
 
     def encode(self, key, kind):
-        from .tables import read_events
-
-        src = self.root / "data" / f"{'melodies' if kind == 'real' else 'random'}_{key}.parquet"
-        out = self.root / "latents" / f"{key}_{kind}.npz"
-        up = self.keys[f"{'melodies' if kind == 'real' else 'random'}_{key}"]
+        src = self.folder.inputs(key, kind)
+        out = self.folder.latents(key, kind)
+        up = self.keys[stage_name("melodies" if kind == "real" else "random", key)]
 
         def run():
-            ev = read_events(src)
-            model = self.model(key)
-            parts = self.root / "latents" / f"{key}_{kind}.parts"
-            parts.mkdir(exist_ok=True)
-            chunk = self.s.encode_chunk
-            mus, sigmas = [], []
-            part_key = _hash([up, self.model_id(key), self.s.device])  # parts of another model are never reused
-            for stale in parts.glob("*.npz"):
-                if not stale.name.startswith(part_key):
-                    stale.unlink()
-            for i in range(0, len(ev), chunk):
-                part = parts / f"{part_key}-{i:09d}.npz"
-                if not part.exists():
-                    _, mu, sigma = model.encode(ev[i:i + chunk])
-                    _atomic_npz(part, mu=mu, sigma=sigma)
-                with np.load(part, allow_pickle=False) as f:
-                    mus.append(f["mu"])
-                    sigmas.append(f["sigma"])
-            _atomic_npz(out, mu=np.concatenate(mus), sigma=np.concatenate(sigmas))
-            for p in parts.glob("*.npz"):
-                p.unlink()
-            parts.rmdir()
+            import shutil
 
-        self.stage(f"encode_{key}_{kind}", {"input": up, "model": self.model_id(key)}, [out], run)
+            from .executor import collect_encode, sharded_encode
+
+            self.model(key)  # a model that cannot load fails here with its own message, not as a partition error
+            parts_root = self.folder.encode_parts(key, kind)
+            # partitions are named by input, model bytes and device: another model's are never reused
+            parts = self._fresh_parts(parts_root, _hash([up, self.model_id(key), self.s.device]))
+            summary = sharded_encode(src, parts, self.executor(), model=self.s.models[key],
+                                     checkpoint=self.s.checkpoints.get(key), partition_rows=self.s.encode_chunk,
+                                     devices=(self.s.device,), threads=None if self.s.workers == 1 else 1,
+                                     progress=False)
+            self._check_partitions(summary, f"encode {src.name}")
+            mu, sigma = collect_encode(parts)
+            _atomic_npz(out, mu=mu, sigma=sigma)
+            shutil.rmtree(parts_root)
+
+        self.stage(stage_name("encode", key, kind), {"input": up, "model": self.model_id(key)}, [out], run)
         return out
 
     def features(self, key):
-        from .tables import read_events
-        from .features import catalog_json, compute_features
+        from .features import catalog_json
 
-        src = self.root / "data" / f"melodies_{key}.parquet"
-        out = self.root / "features" / f"{key}_real.parquet"
+        src = self.folder.melodies(key)
+        out = self.folder.features(key)
+        up = self.keys[stage_name("melodies", key)]
 
         def run():
-            df = compute_features(read_events(src), backend=self.s.feature_backend, workers=self.s.workers,
-                                  progress=False)
-            _atomic_parquet(df, out)
-            (self.root / "features" / "catalog.json").write_text(catalog_json())
+            import shutil
 
-        self.stage(f"features_{key}", {"input": self.keys[f"melodies_{key}"], "backend": self.s.feature_backend},
-                   [out], run)
+            import pyarrow.parquet as pq
+
+            from .executor import collect_features, sharded_features
+
+            n = pq.ParquetFile(src).metadata.num_rows
+            workers = self.executor().n_workers
+            rows = 8192 if workers == 1 else max(64, -(-n // (4 * workers)))  # ~4 partitions per worker
+            parts_root = self.folder.root / "features" / f"{key}_real.parts"
+            parts = self._fresh_parts(parts_root, _hash([up, self.s.feature_backend, rows]))
+            summary = sharded_features(src, parts, self.executor(), partition_rows=rows,
+                                       backend=self.s.feature_backend, progress=False)
+            self._check_partitions(summary, f"features of {src.name}")
+            df = collect_features(parts)
+            _atomic_parquet(df, out)
+            shutil.rmtree(parts_root)
+            text = catalog_json()
+            atomic_write(self.folder.catalog_file, lambda tmp: tmp.write_text(text))
+
+        self.stage(stage_name("features", key), {"input": up, "backend": self.s.feature_backend}, [out], run)
         return out
 
     def encode_untrained(self, key):
@@ -286,10 +391,10 @@ class Run:
         weights (``torch.manual_seed(seed)``, never trained) on the real windows; ``latents/<key>_untrained.npz``."""
         from .tables import read_events
 
-        src = self.root / "data" / f"melodies_{key}.parquet"
-        out = self.root / "latents" / f"{key}_untrained.npz"
+        src = self.folder.melodies(key)
+        out = self.folder.latents(key, "untrained")
         cfg = self.model(key).cfg
-        up = self.keys[f"melodies_{key}"]
+        up = self.keys[stage_name("melodies", key)]
 
         def run():
             import torch
@@ -308,37 +413,37 @@ class Run:
                 sigmas.append(sigma)
             _atomic_npz(out, mu=np.concatenate(mus), sigma=np.concatenate(sigmas))
 
-        self.stage(f"encode_{key}_untrained", {"input": up, "config": json.loads(cfg.to_json()), "seed": self.s.seed,
+        self.stage(stage_name("encode", key, "untrained"), {"input": up, "config": json.loads(cfg.to_json()), "seed": self.s.seed,
                                                "init": "magenta", "device": self.s.device}, [out], run)
         return out
 
     def analyze(self, key):
         from .analysis_io import analyze_run_model
 
-        folder = self.root / "analysis" / key
-        out = folder / "summary.json"
-        untrained = getattr(self.s, "untrained_baseline", True)
+        out = self.folder.model_summary(key)
+        untrained = self.s.untrained_baseline
         if untrained:
             self.encode_untrained(key)
         else:
-            (self.root / "latents" / f"{key}_untrained.npz").unlink(missing_ok=True)
-        inputs = {k: self.keys.get(f"{k}") for k in (f"encode_{key}_real", f"encode_{key}_random", f"features_{key}")
-                  + ((f"encode_{key}_untrained",) if untrained else ())}
+            self.folder.latents(key, "untrained").unlink(missing_ok=True)
+        needed = [stage_name("encode", key, "real"), stage_name("encode", key, "random"), stage_name("features", key)]
+        needed += [stage_name("encode", key, "untrained")] if untrained else []
+        inputs = {k: self.keys.get(k) for k in needed}
         analysis_settings = {k: getattr(self.s, k) for k in ("sigma_threshold", "activation_threshold", "phik_bins",
                                                              "n_intervention_melodies", "n_traversed", "metrics", "seed",
                                                              "n_permutations")}
-        self.stage(f"analyze_{key}", {"inputs": inputs, "settings": analysis_settings, "model": self.model_id(key)},
+        self.stage(stage_name("analyze", key), {"inputs": inputs, "settings": analysis_settings, "model": self.model_id(key)},
                    [out], lambda: analyze_run_model(self, key))
         return out
 
     def summary(self):
         summary = {}
         for key in self.s.keys:
-            p = self.root / "analysis" / key / "summary.json"
+            p = self.folder.model_summary(key)
             if p.exists():
                 summary[key] = json.loads(p.read_text())
         text = json.dumps(summary, indent=1)
-        atomic_write(self.root / "analysis" / "summary.json", lambda tmp: tmp.write_text(text))
+        atomic_write(self.folder.summary_file, lambda tmp: tmp.write_text(text))
         return summary
 
 
@@ -371,7 +476,7 @@ def versions() -> dict:
 
 def reproduce(run_dir, settings: Settings | None = None, log=print, report: bool = True) -> dict:
     """Run every stage for every model key; returns the summary."""
-    s = settings or Settings()
+    s = (settings or Settings()).validate()
     run = Run(run_dir, s, log)
     try:
         return _reproduce(run, s, log, report)
@@ -381,7 +486,7 @@ def reproduce(run_dir, settings: Settings | None = None, log=print, report: bool
 
 def _reproduce(run, s, log, report):
     text = json.dumps({"settings": asdict(s), "versions": versions()}, indent=1, default=str)
-    path = run.root / "settings.json"
+    path = run.folder.settings_file
     if not path.exists() or path.read_text() != text:  # a finished run is not rewritten
         atomic_write(path, lambda tmp: tmp.write_text(text))
     t0 = time.time()
@@ -397,8 +502,8 @@ def _reproduce(run, s, log, report):
     if report:
         from .report import build_report
 
-        run.stage("report", {"keys": dict(run.keys)}, [run.root / "report" / "index.html"],
+        run.stage("report", {"keys": dict(run.keys)}, [run.folder.report_file],
                   lambda: build_report(run.root), verify=False)
     timings = {**run.timings, "total_seconds": round(time.time() - t0, 1)}
-    atomic_write(run.root / "stages" / "timings.json", lambda tmp: tmp.write_text(json.dumps(timings, indent=1)))
+    atomic_write(run.folder.timings_file, lambda tmp: tmp.write_text(json.dumps(timings, indent=1)))
     return summary

@@ -19,6 +19,15 @@ threshold rule ("auto"):
 4. Otherwise the fixed ``fallback_threshold`` (0.8) is used.
 
 ``threshold_rule_`` says which rule fired; a float ``sigma_threshold`` is used as given.
+
+Dims above the threshold are split further (the paper's noise neuron is sigma ~ 1 *and* mu ~ 0):
+**noise** when also Burda-inactive (``Var(mu) <= 0.01``), **leaky** when Burda-active (their mu still
+varies with the input: they carry information the music/noise split does not count).
+
+Uncertainty (``n_bootstrap`` > 0): a **cluster bootstrap** when ``groups`` (e.g. the source file of each window)
+is given -- whole groups are resampled, since windows of one file are not independent -- else an ordinary one
+over inputs. Each resample recomputes mean sigma, Var(mu) and KL, **re-runs the threshold rule**, and re-ranks;
+the count's interval and every music neuron's rank interval under each ordering (``rank_intervals``) come from it.
 """
 
 from __future__ import annotations
@@ -91,7 +100,8 @@ def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
         return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}, g2
     xs = np.sort(x.ravel())
     gaps = np.diff(xs)
-    # the boundary: the last sorted value (going up) that the lower mode still claims
+    # the boundary: the last sorted value (going up) that the lower mode still claims. (The widest gap between
+    # the two modes' means was tried instead: in a sparse, broad music mode it lands inside that mode.)
     p_hi = g2.predict_proba(xs.reshape(-1, 1))[:, hi]
     cand = np.flatnonzero((xs[:-1] >= m[lo]) & (xs[:-1] <= m[hi]) & (p_hi[:-1] < 0.5) & (p_hi[1:] >= 0.5))
     if cand.size == 0:
@@ -101,12 +111,12 @@ def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
     med = float(np.median(gaps))
     ratio = float(gaps[k] / med) if med > 0 else float("inf")
     info["gap_ratio"] = ratio
+    info["gap_sigma"] = [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))]
     if ratio < min_gap_ratio:
         why = f"not bimodal (boundary gap {ratio:.1f}x the median gap < {min_gap_ratio})"
         return float(fallback), {**fb, **info, "reason": why}, g2
     thr = float(np.exp(mid[k]))
     return thr, {"rule": "gap", "threshold": thr, **info,
-                 "gap_sigma": [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))],
                  "reason": f"bimodal log mean-sigma (BIC2 < BIC1, gap {ratio:.0f}x the median gap, "
                            f"Ashman D {d:.2f}); "
                            f"threshold at the geometric middle of the gap at the mixture boundary"}, g2
@@ -143,6 +153,11 @@ class NeuronProfile:
     order_ : np.ndarray, latent indices of music neurons, rank 1 first
     n_music_ci_ : tuple (low, high) or None
     n_music_bootstrap_ : np.ndarray, shape=(n_bootstrap,)
+    noise_mask_, leaky_mask_ : np.ndarray of bool, shape=(n_dims,), not music and Burda-inactive / -active
+    n_noise_, n_leaky_ : int
+    rank_bootstrap_ : dict ordering -> np.ndarray (n_bootstrap, n_music), each music neuron's rank in each
+        resample under that ordering (0: not a music neuron in that resample)
+    n_groups_ : int or None, groups of the cluster bootstrap
     mixture_ : sklearn GaussianMixture or None, the 2-component fit of the "auto" rule
     settings_ : dict
     """
@@ -166,13 +181,15 @@ class NeuronProfile:
         t = float(self.sigma_threshold)
         return t, {"rule": "fixed", "threshold": t, "reason": "given by the user"}, None
 
-    def fit(self, mu, sigma):
+    def fit(self, mu, sigma, groups=None):
         """Profile the latents.
 
         Parameters
         ----------
         mu, sigma : array-like, shape=(n_samples, n_dims)
             Posterior means and standard deviations (not log-variances) per input.
+        groups : array-like, shape=(n_samples,), optional
+            Cluster labels (the source file of each window): the bootstrap resamples whole groups.
         """
         mu = np.asarray(mu, dtype=float)
         sigma = np.asarray(sigma, dtype=float)
@@ -195,8 +212,13 @@ class NeuronProfile:
         self.sigma_threshold_, self.threshold_rule_, self.mixture_ = self._threshold(self.mean_sigma_)
         self.music_mask_ = self.mean_sigma_ < self.sigma_threshold_
         self.n_music_ = int(self.music_mask_.sum())
+        self.noise_mask_ = ~self.music_mask_ & ~self.active_mask_
+        self.leaky_mask_ = ~self.music_mask_ & self.active_mask_
+        self.n_noise_, self.n_leaky_ = int(self.noise_mask_.sum()), int(self.leaky_mask_.sum())
         self.order_ = self.ranking(self.order_by)
-        self._bootstrap(sigma)
+        if groups is not None and len(groups) != mu.shape[0]:
+            raise ValueError(f"groups has {len(groups)} labels for {mu.shape[0]} inputs")
+        self._bootstrap(mu, sigma, groups)
         self.settings_ = {
             "sigma_threshold": self.sigma_threshold_,
             "sigma_threshold_rule": self.threshold_rule_["rule"],
@@ -205,7 +227,12 @@ class NeuronProfile:
                                                 f"BIC and a boundary gap >= {self.min_gap_ratio}x the median gap, "
                                                 f"else {self.fallback_threshold}") if self.sigma_threshold == "auto"
             else "fixed",
-            "bootstrap": "resample inputs, recompute mean sigma and re-apply the rule; percentile interval",
+            "bootstrap": (f"cluster bootstrap: resample the {self.n_groups_} groups (source files) with replacement"
+                          if self.n_groups_ else "resample inputs with replacement")
+                         + "; recompute mean sigma, Var(mu), KL, re-run the threshold rule and re-rank; percentile "
+                           "intervals",
+            "noise_definition": f"not music and Burda-inactive (Var(mu) <= {BURDA_ACTIVITY_THRESHOLD}); "
+                                "leaky: not music but Burda-active",
             "order_by": self.order_by,
             "burda_activity_threshold": BURDA_ACTIVITY_THRESHOLD,
             "n_bootstrap": self.n_bootstrap,
@@ -214,22 +241,83 @@ class NeuronProfile:
         }
         return self
 
-    def _bootstrap(self, sigma):
+    def _bootstrap(self, mu, sigma, groups=None):
         self.n_music_bootstrap_ = np.zeros(0, dtype=int)
         self.n_music_ci_ = None
+        self.rank_bootstrap_ = {}
+        self.n_groups_ = None
         if not self.n_bootstrap:
             return
         rng = np.random.default_rng(self.random_state)
         n = sigma.shape[0]
+        if groups is not None:
+            _, gidx = np.unique(np.asarray(groups).astype(str), return_inverse=True)
+            self.n_groups_ = int(gidx.max()) + 1
+        kl = kl_to_prior(mu, sigma)
         counts = np.empty(self.n_bootstrap, dtype=int)
+        ranks = {by: np.zeros((self.n_bootstrap, self.n_music_), dtype=int) for by in ORDER_KEYS}
+        music = np.flatnonzero(self.music_mask_)
         for b in range(self.n_bootstrap):
-            w = rng.multinomial(n, np.full(n, 1.0 / n))  # resample inputs with replacement
-            ms = (w @ sigma) / n
+            if self.n_groups_:
+                drawn = np.bincount(rng.integers(0, self.n_groups_, self.n_groups_), minlength=self.n_groups_)
+                w = drawn[gidx].astype(float)
+            else:
+                w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
+            wsum = w.sum()
+            ms = (w @ sigma) / wsum
+            m1 = (w @ mu) / wsum
+            var = np.maximum((w @ (mu * mu)) / wsum - m1 * m1, 0.0)
+            klb = (w @ kl) / wsum
             t, _, _ = self._threshold(ms, init=self.mixture_)
-            counts[b] = int((ms < t).sum())
+            mask = ms < t
+            counts[b] = int(mask.sum())
+            for by, key in (("var_mu", -var), ("mean_sigma", ms), ("kl", -klb)):
+                idx = np.flatnonzero(mask)
+                order = idx[np.argsort(key[idx], kind="stable")]
+                r = np.zeros(self.n_dims_, dtype=int)
+                r[order] = np.arange(1, order.size + 1)
+                ranks[by][b] = r[music]
         a = (1 - self.ci) / 2
         self.n_music_bootstrap_ = counts
         self.n_music_ci_ = (int(np.floor(np.quantile(counts, a))), int(np.ceil(np.quantile(counts, 1 - a))))
+        self.rank_bootstrap_ = ranks
+
+    def sensitivity(self, ratios=(30.0, 100.0, 300.0), scale=(0.95, 1.05)) -> dict:
+        """How the count moves with the rule's choices: the count the "auto" rule gives at other ``min_gap_ratio``
+        values, and the counts at the chosen threshold scaled by ``scale`` (a +-5 % band in sigma)."""
+        out = {"by_min_gap_ratio": {}, "band": {}}
+        if self.sigma_threshold == "auto":
+            for r in ratios:
+                t, info, _ = _auto(self.mean_sigma_, self.fallback_threshold, r, self.random_state)
+                out["by_min_gap_ratio"][f"{r:g}"] = {"n_music": int((self.mean_sigma_ < t).sum()),
+                                                    "threshold": float(t), "rule": info["rule"]}
+        for f in scale:
+            t = self.sigma_threshold_ * f
+            out["band"][f"{f:g}"] = {"threshold": float(t), "n_music": int((self.mean_sigma_ < t).sum())}
+        return out
+
+    def rank_intervals(self, by: str | None = None) -> pd.DataFrame:
+        """Per music neuron (rank order under ``by``): its rank, the bootstrap percentile interval of its rank
+        (resamples where it is no music neuron count as rank n_music + 1), ``p_same_rank`` (share of resamples
+        with exactly this rank), ``p_music`` (share where it is a music neuron), and its ranks by each ordering."""
+        by = by or self.order_by
+        order = self.ranking(by)
+        music = np.flatnonzero(self.music_mask_)
+        col = {int(d): i for i, d in enumerate(music)}
+        rows = []
+        alt = {o: {int(d): r for r, d in enumerate(self.ranking(o), start=1)} for o in ORDER_KEYS}
+        a = (1 - self.ci) / 2
+        for rank, d in enumerate(order, start=1):
+            row = {"rank": rank, "latent_index": int(d), **{f"rank_by_{o}": alt[o][int(d)] for o in ORDER_KEYS}}
+            rb = self.rank_bootstrap_.get(by)
+            if rb is not None and rb.size:
+                r = rb[:, col[int(d)]]
+                r_or_out = np.where(r > 0, r, self.n_music_ + 1)
+                row.update({"rank_lo": int(np.floor(np.quantile(r_or_out, a))),
+                            "rank_hi": int(np.ceil(np.quantile(r_or_out, 1 - a))),
+                            "p_same_rank": float((r == rank).mean()), "p_music": float((r > 0).mean())})
+            rows.append(row)
+        return pd.DataFrame(rows)
 
     def ranking(self, by: str = "var_mu") -> np.ndarray:
         """Latent indices of the music neurons, rank 1 first, by "var_mu", "mean_sigma" or "kl"."""
@@ -250,6 +338,7 @@ class NeuronProfile:
             "rank": rank, "latent_index": np.arange(self.n_dims_), "var_mu": self.var_mu_,
             "std_mu": self.std_mu_, "mean_mu": self.mean_mu_, "mean_sigma": self.mean_sigma_,
             "kl": self.kl_, "active_variance": self.active_variance_, "music": self.music_mask_,
+            "kind": np.where(self.music_mask_, "music", np.where(self.leaky_mask_, "leaky", "noise")),
         })
         for alt in ORDER_KEYS:
             r = np.zeros(self.n_dims_, dtype=int)

@@ -68,18 +68,41 @@ class LatentAnalysis:
     baselines: dict | None = None
     untrained_phik: pd.DataFrame | None = None
     health: dict | None = None
+    intervention_melodies: np.ndarray | None = None  # indices of the melodies the interventions used
     settings: dict = field(default_factory=dict)
+
+
+#: windows decoded for the noise ablation and the model-health numbers (a seeded subsample of the real windows),
+#: by window length in steps: a 16-bar greedy decode costs ~8x a 2-bar one
+DECODE_SUBSAMPLE = {32: 1000, 256: 250}
+MAX_ABLATED = 16  # single-neuron ablations: the top-ranked music neurons (each costs a decode of every melody)
+
+
+class _Clock:
+    """Logs each sub-step's name when it starts and its wall time when the next one starts."""
+
+    def __init__(self, log):
+        self.log, self.name, self.t0 = log, None, 0.0
+
+    def start(self, name):
+        import time
+
+        if self.log is not None and self.name is not None:
+            self.log(f"{self.name}: {time.time() - self.t0:.1f} s")
+        self.name, self.t0 = name, time.time()
 
 
 def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories: Mapping[str, str] | None = None,
                     mu_random=None, events=None, decode_fn: Callable | None = None, *,
-                    sigma_threshold="auto", order_by: str = "var_mu", n_bootstrap: int = 200,
+                    model=None, sigma_threshold="auto", order_by: str = "var_mu", n_bootstrap: int = 200,
                     activation_threshold: float = 0.1, phik_bins: int = 10, cross_checks: bool = True,
                     metrics: bool = False, twinkle_mu=None, twinkle_sigma=None,
-                    features_fn: Callable | None = None, n_intervention_melodies: int = 100,
-                    n_traversed: int = 8, max_neurons: int | None = 128, progress: bool = False,
+                    features_fn: Callable | None = None, n_decoded: int | str | None = "auto",
+                    n_intervention_melodies: int = 32, n_traversed: int = 5, max_ablated: int | None = MAX_ABLATED,
+                    max_neurons: int | None = 128, progress: bool = False,
                     n_permutations: int = 0, untrained_mu=None, untrained_sigma=None, untrained_seed=None,
-                    n_top: int = N_TOP, random_state: int = 0) -> LatentAnalysis:
+                    n_top: int = N_TOP, random_state: int = 0, log: Callable[[str], None] | None = None,
+                    groups=None) -> LatentAnalysis:
     """Run the array-level analysis of one model.
 
     Parameters
@@ -91,7 +114,15 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     mu_random : array-like, shape=(n_random, n_dims), optional
         Posterior means of random note sequences (real vs random detector).
     events, decode_fn : optional
-        The inputs' events (n_samples, T) and a greedy decoder, for the noise ablation.
+        The inputs' events (n_samples, T) and a greedy decoder ``z (n, z_size) -> events (n, T)``, for the
+        noise ablation (on ``n_decoded`` windows).
+    model : MusicVAE, optional
+        The model behind ``mu``: its greedy decode is ``decode_fn`` when that is not given, and with ``events``
+        the model-health gate is computed (:func:`musicneurons.model.health.model_health` +
+        :func:`musicneurons.analysis.health.health_gate`) on the noise ablation's windows.
+    n_decoded : int, "auto" or None
+        Windows (a seeded subsample) for the noise ablation and the health gate; "auto":
+        :data:`DECODE_SUBSAMPLE` by window length (1000 for 2 bars, 250 for 16); None: all.
     metrics : bool
         Also compute the disentanglement metrics (MIG, SAP, DCI, Interpretability, TC) on the
         music neurons (DCI trains one gradient-boosting model per feature).
@@ -99,14 +130,19 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         The posterior of ``twinkle_events(n_bars)``; adds :func:`twinkle_table`.
     features_fn : callable, optional
         ``events -> DataFrame``; with ``decode_fn`` adds the single-neuron ablation of every
-        music neuron and the traversal of the ``n_traversed`` top-ranked ones, on
-        ``n_intervention_melodies`` randomly chosen inputs.
+        top ``max_ablated`` music neurons (None: all) and the traversal of the ``n_traversed``
+        top-ranked ones, on ``n_intervention_melodies`` randomly chosen inputs.
     max_neurons : int or None
         The per-neuron analyses (phik among neurons and with features, MI, single-neuron
         ablation) use the top ``max_neurons`` ranked music neurons (phik costs ~2.5 ms per
         pair; all 512 dims of an untrained model would take many minutes). None: all.
     progress : bool
         Progress bar for the phik computation.
+    log : callable, optional
+        Called with one line per finished sub-step and its wall time.
+    groups : array-like, shape=(n_samples,), optional
+        The source file of each input: the bootstrap of the count and of the ranks resamples whole files
+        (windows of one file are not independent).
     n_permutations : int
         With features: the permutation null of each analysed neuron's best-feature phik
         (:class:`~musicneurons.analysis.baselines.PhikPermutationNull`, seeded by ``random_state``);
@@ -117,9 +153,12 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         :func:`~musicneurons.analysis.baselines.untrained_baseline` (its top ``n_top`` dims; the metrics
         too when ``metrics``) and compared with the trained model's top ``n_top`` music neurons.
     """
+    clock = _Clock(log)
+    clock.start("profile" + (", phik, attribute vectors" if features is not None else "")
+                + (", disentanglement metrics" if metrics and features is not None else ""))
     mu = np.asarray(mu, dtype=float)
     profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
-                            random_state=random_state).fit(mu, sigma)
+                            random_state=random_state).fit(mu, sigma, groups=groups)
     out = LatentAnalysis(profile=profile)
     order = profile.order_ if max_neurons is None else profile.order_[:max_neurons]
     if order.size > 1:
@@ -139,19 +178,50 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                 interpretability_kwargs={"random_state": random_state})
     if mu_random is not None:
         out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
+    if model is not None and decode_fn is None:
+        def decode_fn(z):
+            return model.decode(np.asarray(z, np.float32))
+    rng = np.random.default_rng(random_state)  # one stream: the decoded subsample, then the intervention melodies
+    decoded_settings = health_settings = None
     if events is not None and decode_fn is not None:
-        out.ablation = ablate_noise(events, mu, ~profile.music_mask_, decode_fn)
+        events = np.asarray(events)
+        if events.shape[0] != mu.shape[0]:
+            raise ValueError(f"events {events.shape} and mu {mu.shape} do not match")
+        n_dec = (DECODE_SUBSAMPLE.get(events.shape[1], 250) if n_decoded == "auto"
+                 else events.shape[0] if n_decoded is None else int(n_decoded))
+        n_dec = min(n_dec, events.shape[0])
+        idx = np.sort(rng.choice(events.shape[0], n_dec, replace=False))
+        if model is not None:
+            from ..model.health import model_health
+            from .health import health_gate
+
+            clock.start(f"model health ({n_dec} windows: encode + 2 greedy decodes)")
+            out.health = health_gate(model_health(model, events[idx]))
+            health_settings = {"n_windows": int(n_dec), "max_windows_by_steps": dict(DECODE_SUBSAMPLE),
+                               "windows": "the noise ablation's seeded subsample of the real windows",
+                               "thresholds": out.health["thresholds"], "rule": out.health["rule"]}
+        clock.start(f"noise ablation ({n_dec} greedy decodes)")
+        out.ablation = ablate_noise(events[idx], mu[idx], ~profile.music_mask_, decode_fn)
+        decoded_settings = {"n_windows": int(n_dec), "value": 0.0, "decode": "greedy",
+                            "windows": f"seeded subsample (random_state {random_state}) of the real windows; "
+                                       f"n_decoded={n_decoded!r}"}
     if decode_fn is not None and features_fn is not None and order.size:
-        rng = np.random.default_rng(random_state)
-        pick = np.sort(rng.choice(mu.shape[0], min(n_intervention_melodies, mu.shape[0]), replace=False))
-        out.neuron_ablation = NeuronAblation().fit(mu[pick], order, decode_fn, features_fn)
+        ablated = order if max_ablated is None else order[:max_ablated]
+        n_pick = min(n_intervention_melodies, mu.shape[0])
+        clock.start(f"interventions ({ablated.size} ablations, {min(n_traversed, order.size)} traversals on "
+                    f"{n_pick} melodies)")
+        pick = np.sort(rng.choice(mu.shape[0], n_pick, replace=False))
+        out.neuron_ablation = NeuronAblation().fit(mu[pick], ablated, decode_fn, features_fn)
         out.traversal = Traversal().fit(mu[pick], order[:n_traversed], decode_fn, features_fn, population_mu=mu)
+        out.intervention_melodies = pick
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     base_settings = None
     if out.correlation is not None and (n_permutations or untrained_mu is not None):
         import time
 
+        clock.start((f"permutation null ({n_permutations} shuffles)" if n_permutations else "")
+                    + (", untrained baseline" if untrained_mu is not None else ""))
         kept = out.correlation.feature_names_
         t0 = time.time()
         if n_permutations and order.size:
@@ -183,12 +253,16 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     "activation": (out.detector.settings_ if out.detector
                                    else {"activation_threshold": activation_threshold}),
                     "metrics": out.metrics["settings"] if out.metrics else None,
-                    "neuron_ablation": out.neuron_ablation.settings_ if out.neuron_ablation else None,
+                    "neuron_ablation": ({**out.neuron_ablation.settings_, "n_neurons": int(ablated.size),
+                                         "max_ablated": max_ablated} if out.neuron_ablation else None),
                     "traversal": out.traversal.settings_ if out.traversal else None,
+                    "noise_ablation": decoded_settings,
+                    "health": health_settings,
                     "baselines": base_settings,
                     "analysed_neurons": (f"top {order.size} of {profile.n_music_} music neurons by {order_by}"
                                          if order.size < profile.n_music_ else f"all {order.size} music neurons"),
                     "random_state": random_state}
+    clock.start(None)
     return out
 
 
@@ -211,6 +285,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
     up = analysis.untrained_phik
     neurons = []
     cleared = {}
+    intervals = p.rank_intervals().set_index("latent_index")
     for rank, d in enumerate(p.order_, start=1):
         top, val = c.top_feature(int(d)) if c is not None else (None, None)
         cat = c.dominant_category_.get(int(d)) if c is not None else None
@@ -218,6 +293,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
             "rank": rank, "latent_index": int(d), "var_mu": float(p.var_mu_[d]),
             "mean_sigma": float(p.mean_sigma_[d]), "kl": float(p.kl_[d]),
             "top_feature": top, "top_phik": val, "category": cat,
+            **{k: v for k, v in intervals.loc[int(d)].items() if k != "rank"},
         }
         if null is not None:
             q = null.q99_.get(int(d))
@@ -242,9 +318,19 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
     abl = {"recon_accuracy_full": None, "recon_accuracy_noise_zeroed": None}
     if analysis.ablation:
         abl.update(analysis.ablation)
+    kl_total = float(p.kl_.sum())
     s = {
         "n_music_neurons": p.n_music_,
         "n_music_neurons_ci": list(p.n_music_ci_) if p.n_music_ci_ else None,
+        "n_noise_neurons": p.n_noise_,
+        "n_leaky_neurons": p.n_leaky_,
+        "kl_share": {kind: (float(p.kl_[mask].sum()) / kl_total if kl_total > 0 else None)
+                     for kind, mask in (("music", p.music_mask_), ("noise", p.noise_mask_), ("leaky", p.leaky_mask_))},
+        "kl_bits_per_window": {kind: float(p.kl_[mask].sum() / math.log(2.0)) for kind, mask in
+                               (("music", p.music_mask_), ("noise", p.noise_mask_), ("leaky", p.leaky_mask_))},
+        "sensitivity": p.sensitivity(),
+        "orderings": {o: [int(d) for d in p.ranking(o)[:10]] for o in ("var_mu", "mean_sigma", "kl")},
+        "bootstrap_groups": p.n_groups_,
         "n_dims": p.n_dims_,
         "n_samples": p.n_samples_,
         "sigma_threshold": p.sigma_threshold_,

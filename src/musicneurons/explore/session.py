@@ -32,15 +32,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-MODEL_KEYS = ("2bar", "16bar")
-BARS = {"2bar": 2, "16bar": 16}
+from ..run_folder import MODEL_KEYS as BARS, NotARunFolder, RunFolder
+
+MODEL_KEYS = tuple(BARS)
 MAX_UPLOAD_BYTES = 2 * 2**20  # uploaded MIDI files
 DEFAULT_N_NEURONS = 8
 PERCENTILES = (1.0, 99.0)  # slider range: the population's observed 1st..99th percentile of mu
 
 
-class NotARunError(ValueError):
-    """The folder is not a run folder of ``musicneurons reproduce`` (or lacks what the explorer needs)."""
+NotARunError = NotARunFolder  # the folder is not a run folder (or lacks what the explorer needs): one class
 
 
 class MelodyError(ValueError):
@@ -55,12 +55,9 @@ class MelodyError(ValueError):
 
 
 def _required(root: Path, key: str) -> dict[str, Path]:
-    return {
-        "melodies": root / "data" / f"melodies_{key}.parquet",
-        "latents": root / "latents" / f"{key}_real.npz",
-        "features": root / "features" / f"{key}_real.parquet",
-        "summary": root / "analysis" / key / "summary.json",
-    }
+    run = RunFolder(root)
+    return {"melodies": run.melodies(key), "latents": run.latents(key, "real"), "features": run.features(key),
+            "summary": run.model_summary(key)}
 
 
 def run_keys(run_dir) -> tuple[str, ...]:
@@ -68,13 +65,7 @@ def run_keys(run_dir) -> tuple[str, ...]:
     root = Path(run_dir)
     if not root.is_dir():
         raise NotARunError(f"{root}: no such folder; make a run with 'musicneurons reproduce -o {root}'")
-    if not (root / "settings.json").is_file():
-        raise NotARunError(f"{root}: not a run folder (no settings.json); make one with "
-                           f"'musicneurons reproduce -o {root}'")
-    try:
-        settings = json.loads((root / "settings.json").read_text())["settings"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise NotARunError(f"{root}/settings.json: not a run's settings ({type(e).__name__})") from None
+    settings = RunFolder(root).read_settings()
     keys = [k for k in settings.get("keys", MODEL_KEYS) if k in MODEL_KEYS]
     ok = tuple(k for k in keys if all(p.is_file() for p in _required(root, k).values()))
     if not ok:
@@ -96,7 +87,7 @@ def _checkpoint_path(root: Path, ckpt):
 
 
 def _feature_catalog(root: Path) -> dict:
-    path = root / "features" / "catalog.json"
+    path = RunFolder(root).catalog_file
     try:
         cat = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -208,7 +199,7 @@ class ModelRun:
         if key not in keys:
             raise NotARunError(f"{root}: no finished {key} analysis in this run (it has: {', '.join(keys)})")
         paths = _required(root, key)
-        settings = json.loads((root / "settings.json").read_text())["settings"]
+        settings = RunFolder(root).read_settings()
         if model is None:
             from ..model.checkpoint import load_model
 
@@ -244,7 +235,7 @@ class ModelRun:
             summary = json.loads(paths["summary"].read_text())
         except ValueError as e:
             raise NotARunError(f"{paths['summary']}: not JSON ({e})") from None
-        folder = root / "analysis" / key
+        folder = RunFolder(root).analysis_dir(key)
         traversal = pd.read_csv(folder / "traversal.csv") if (folder / "traversal.csv").is_file() else None
         top = pd.read_csv(folder / "top_features.csv") if (folder / "top_features.csv").is_file() else None
         table = pd.DataFrame({"index": np.arange(len(events)),

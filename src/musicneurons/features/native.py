@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicneurons.melody import PITCH_OFFSET
+from musicneurons.melody import PITCH_OFFSET, SECONDS_PER_STEP
 
-SECONDS_PER_STEP = 0.125  # a 16th note at 120 qpm
 NO_NOTES = "no notes"
 LT2_NOTES = "fewer than 2 notes"
 

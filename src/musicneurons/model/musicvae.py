@@ -154,10 +154,10 @@ class FlatDecoder(nn.Module):
         events, logits_all = [], []
         for t in range(n_steps):
             x_proj = z_proj + torch.where((prev >= 0).unsqueeze(1), w_event.t()[prev.clamp(min=0)], 0.0)
-            new_states = []
+            new_states, inp = [], None
             for k, layer in enumerate(self.layers):
                 h, c = states[k]
-                if k > 0:
+                if k > 0:  # the layer below's output
                     x_proj = F.linear(inp, layer.weight_ih_l0, layer.bias_ih_l0)
                 h, c = _cell(layer, x_proj, h, c)
                 new_states.append((h, c))

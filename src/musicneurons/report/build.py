@@ -22,129 +22,15 @@ import numpy as np
 import pandas as pd
 
 from . import figures as F
+from .reader import RunResults
 from . import paper
+from ..melody import SECONDS_PER_STEP
 from .html import (cat_badge, details, empty, esc, figure, fmt, img, kv, page, play_button, section, settings_line,
                    stat, table, verdict_badge)
 
 MAX_HEATMAP = 64  # rows (neurons) shown in the heatmaps
 MAX_TABLE = 40  # rows shown before the rest folds into <details>
 N_KEY_NEURONS = 3  # mu histograms of the top ranks
-SECONDS_PER_STEP = 60.0 / 120.0 / 4  # 120 qpm, 16th-note steps
-
-
-class RunFolder:
-    """Lazy, tolerant access to a run folder's files."""
-
-    def __init__(self, root):
-        self.root = Path(root)
-        sp = self.root / "analysis" / "summary.json"
-        if not sp.exists():
-            raise FileNotFoundError(f"{sp}: no analysis summary; run 'musicneurons reproduce' first")
-        try:
-            self.summary = json.loads(sp.read_text())
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{sp}: not valid JSON ({e})") from None
-        st = self.root / "settings.json"
-        self.run_settings = json.loads(st.read_text()) if st.exists() else {}
-        self.catalog = self._catalog()
-        self.categories = {c["id"]: c["category"] for c in self.catalog}
-        self.names = {c["id"]: c["name"] for c in self.catalog}
-
-    def _catalog(self) -> list[dict]:
-        p = self.root / "features" / "catalog.json"
-        if p.exists():
-            return json.loads(p.read_text())
-        from ..features import catalog
-
-        return catalog()
-
-    @property
-    def keys(self) -> list[str]:
-        return list(self.summary.keys())
-
-    def path(self, key: str, name: str) -> Path:
-        return self.root / "analysis" / key / name
-
-    def csv(self, key: str, name: str, index_col=None) -> pd.DataFrame | None:
-        p = self.path(key, name)
-        if not p.exists() or p.stat().st_size == 0:
-            return None
-        df = pd.read_csv(p, index_col=index_col)
-        return df
-
-    def matrix(self, key: str, name: str) -> pd.DataFrame | None:
-        """A CSV whose first column is the latent index (rows), integer-labelled."""
-        df = self.csv(key, name, index_col=0)
-        if df is None:
-            return None
-        df.index = df.index.astype(int)
-        return df
-
-    def parquet(self, key: str, name: str) -> pd.DataFrame | None:
-        p = self.path(key, name)
-        return pd.read_parquet(p) if p.exists() else None
-
-    def latents(self, key: str, kind: str) -> np.ndarray | None:
-        p = self.root / "latents" / f"{key}_{kind}.npz"
-        if not p.exists():
-            return None
-        with np.load(p, allow_pickle=False) as f:
-            return f["mu"]
-
-    def stage_records(self) -> dict[str, dict]:
-        """``stages/<name>.json`` by stage name: the key, compute seconds and peak memory of the run that
-        computed each stage (a cached rerun leaves them as they are; ``timings.json`` is not one)."""
-        out = {}
-        for p in sorted((self.root / "stages").glob("*.json")):
-            if p.name == "timings.json":
-                continue
-            try:
-                rec = json.loads(p.read_text())
-            except json.JSONDecodeError:
-                continue
-            if isinstance(rec, dict):
-                out[p.stem] = rec
-        return out
-
-    def last_reproduce(self) -> dict | None:
-        """``stages/timings.json``: what the last finished ``reproduce`` did (per stage ``cached``, and its
-        ``total_seconds`` wall time, which is a cached rerun's when nothing was recomputed); None if absent."""
-        t = self.root / "stages" / "timings.json"
-        try:
-            saved = json.loads(t.read_text()) if t.exists() else None
-        except json.JSONDecodeError:
-            return None
-        return saved if isinstance(saved, dict) else None
-
-    def compute_stages(self) -> dict[str, dict]:
-        """The stage records behind this report's results: the stages of its model keys (``melodies_2bar``,
-        ``encode_2bar_real``, ... ``analyze_2bar``); not the report's own build, not other keys' leftovers."""
-        keys = set(self.keys)
-        return {k: v for k, v in self.stage_records().items() if keys & set(k.split("_"))}
-
-    def run_time(self) -> dict:
-        """How long the results took to compute, and whether this build only reuses cached stages.
-
-        ``seconds``: the sum of the compute stages' recorded times (``None`` without records).
-        ``rebuilt``: True when the last finished ``reproduce`` (``timings.json``) already had every one
-        of these records unchanged, i.e. nothing was computed since: this page is rebuilt from cached
-        stages (``musicneurons report``, or a ``reproduce`` that only rebuilt the report). A ``reproduce``
-        that computes a stage builds its report before writing ``timings.json``, so it differs there.
-        """
-        recs = self.compute_stages()
-        secs = [float(r["seconds"]) for r in recs.values() if isinstance(r.get("seconds"), (int, float))]
-        last = self.last_reproduce()
-        rebuilt = bool(recs) and last is not None and all(
-            isinstance(last.get(k), dict) and last[k].get("key") == r.get("key")
-            and last[k].get("seconds") == r.get("seconds") for k, r in recs.items())
-        out = {"seconds": round(sum(secs), 2) if secs else None, "n_stages": len(recs), "rebuilt": rebuilt,
-               "last_wall_seconds": None, "last_cached": None, "last_n_stages": None}
-        if last is not None:
-            stages = {k: v for k, v in last.items() if isinstance(v, dict)}
-            out["last_wall_seconds"] = last.get("total_seconds")
-            out["last_cached"] = sum(bool(v.get("cached")) for v in stages.values())
-            out["last_n_stages"] = len(stages)
-        return out
 
 
 # ----------------------------------------------------------------------------------------- helpers
@@ -169,7 +55,7 @@ def _neuron_cell(rank, d) -> str:
     return f"#{int(rank)} <span class=\"settings\">d{int(d)}</span>"
 
 
-def _feature_name(run: RunFolder, f) -> str:
+def _feature_name(run: RunResults, f) -> str:
     if f is None or (isinstance(f, float) and math.isnan(f)):
         return "–"
     n = run.names.get(str(f))
@@ -199,7 +85,7 @@ def _split_table(rows, header, numeric=(), raw=(), limit=MAX_TABLE, what="rows")
 # ----------------------------------------------------------------------------------------- sections
 
 
-def header_html(run: RunFolder) -> str:
+def header_html(run: RunResults) -> str:
     s = run.run_settings.get("settings", {})
     models = ", ".join(f"{k}: {v.get('model', '?')}" for k, v in run.summary.items())
     return (
@@ -213,7 +99,7 @@ def header_html(run: RunFolder) -> str:
     )
 
 
-def overview_section(run: RunFolder) -> str:
+def overview_section(run: RunResults) -> str:
     st = run.run_settings.get("settings", {})
     ver = run.run_settings.get("versions", {})
     rows = []
@@ -237,7 +123,7 @@ def overview_section(run: RunFolder) -> str:
     return section("overview", "Overview", body)
 
 
-def paper_section(run: RunFolder) -> str:
+def paper_section(run: RunResults) -> str:
     rows = paper.comparison(run.summary, run.csv)
     body = table([(r["claim"], r["paper"], r["run"], verdict_badge(r["verdict"]), r["rule"]) for r in rows],
                  ["finding", "paper", "this run", "verdict", "rule for the verdict"], raw=(3,))
@@ -257,7 +143,7 @@ def paper_section(run: RunFolder) -> str:
     return section("paper-vs-run", "The paper vs this run", body, lead=lead)
 
 
-def neurons_part(run: RunFolder, key: str, s: dict) -> str:
+def neurons_part(run: RunResults, key: str, s: dict) -> str:
     n = s.get("n_music_neurons") or 0
     thr = s.get("sigma_threshold")
     ci = s.get("n_music_neurons_ci")
@@ -307,7 +193,7 @@ def neurons_part(run: RunFolder, key: str, s: dict) -> str:
                    + tab, level=3)
 
 
-def correlations_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def correlations_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     out = ""
     cset = ((s.get("settings") or {}).get("correlation") or {})
     for name, title, vmin, cmap in (("pearson", "Pearson r", -1.0, "RdBu_r"), ("phik", "phik", 0.0, "viridis")):
@@ -333,7 +219,7 @@ def correlations_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
                    lead="The paper finds the music neurons largely uncorrelated among themselves.")
 
 
-def features_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def features_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     ph = run.matrix(key, "phik.csv")
     cset = ((s.get("settings") or {}).get("correlation") or {})
     if ph is None or ph.shape[0] == 0:
@@ -371,7 +257,7 @@ def features_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"features-{key}", "Which features each neuron tracks", body, level=3)
 
 
-def attributes_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def attributes_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     a = run.csv(key, "attributes.csv")
     title = "Attribute vectors vs single neurons"
     if a is None or len(a) == 0:
@@ -398,7 +284,7 @@ def attributes_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"attributes-{key}", title, body, level=3, lead=lead)
 
 
-def real_random_part(run: RunFolder, key: str, s: dict) -> str:
+def real_random_part(run: RunResults, key: str, s: dict) -> str:
     act = s.get("activation") or {}
     aset = (s.get("settings") or {}).get("activation") or {}
     thr = aset.get("activation_threshold")
@@ -447,7 +333,7 @@ def real_random_part(run: RunFolder, key: str, s: dict) -> str:
     return section(f"real-vs-random-{key}", "Real melodies vs random note sequences", body, level=3)
 
 
-def ablation_part(run: RunFolder, key: str, s: dict) -> str:
+def ablation_part(run: RunResults, key: str, s: dict) -> str:
     abl = s.get("ablation") or {}
     full, zero = abl.get("recon_accuracy_full"), abl.get("recon_accuracy_noise_zeroed")
     nset = (s.get("settings") or {}).get("noise_ablation") or {}
@@ -475,7 +361,7 @@ def _traversal_panels(tr: pd.DataFrame, ranks: dict, n_features: int = 4):
     return panels
 
 
-def interventions_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def interventions_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     tr = run.csv(key, "traversal.csv")
     tset = (s.get("settings") or {}).get("traversal") or {}
     body = ""
@@ -499,7 +385,7 @@ def interventions_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"interventions-{key}", "Interventions: traversing single neurons", body, level=3)
 
 
-def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
+def rolls_html(run: RunResults, key: str, ex: pd.DataFrame, ranks: dict) -> str:
     """Piano rolls of the decoded example traversals, with links to their MIDI files."""
     from ..melody import MIN_PITCH, piano_roll
 
@@ -533,7 +419,7 @@ def rolls_html(run: RunFolder, key: str, ex: pd.DataFrame, ranks: dict) -> str:
     return out
 
 
-def neuron_ablation_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def neuron_ablation_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     eff = run.matrix(key, "neuron_ablation.csv")
     nset = (s.get("settings") or {}).get("neuron_ablation") or {}
     title = "Single-neuron ablation"
@@ -558,7 +444,7 @@ def neuron_ablation_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"neuron-ablation-{key}", title, body, level=3)
 
 
-def metrics_part(run: RunFolder, key: str, s: dict) -> str:
+def metrics_part(run: RunResults, key: str, s: dict) -> str:
     m = s.get("metrics")
     mset = (s.get("settings") or {}).get("metrics") or {}
     title = "Disentanglement metrics"
@@ -582,7 +468,7 @@ def metrics_part(run: RunFolder, key: str, s: dict) -> str:
     return section(f"metrics-{key}", title, body, level=3)
 
 
-def melody_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
+def melody_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     cn = s.get("category_neurons") or {}
     mel = cn.get("M") or []
     by_d = {m["latent_index"]: m for m in s.get("music_neurons") or []}
@@ -601,7 +487,7 @@ def melody_part(run: RunFolder, key: str, s: dict, ranks: dict) -> str:
     return section(f"melody-candidates-{key}", title, body, level=3, lead=lead)
 
 
-def health_part(run: RunFolder, key: str, s: dict) -> str:
+def health_part(run: RunResults, key: str, s: dict) -> str:
     h = s.get("health")
     title = "Model health"
     if not isinstance(h, dict):
@@ -623,7 +509,7 @@ def health_part(run: RunFolder, key: str, s: dict) -> str:
     return section(f"health-{key}", title, body, level=3)
 
 
-def baselines_part(run: RunFolder, key: str, s: dict) -> str:
+def baselines_part(run: RunResults, key: str, s: dict) -> str:
     b = s.get("baselines")
     title = "Chance baselines"
     if not isinstance(b, dict) or not (b.get("untrained") or b.get("permutation")):
@@ -648,7 +534,7 @@ def baselines_part(run: RunFolder, key: str, s: dict) -> str:
         if k in tm or k in um:
             rows.append((k, tm.get(k), um.get(k), None))
     body = table(rows, ["", "trained (this model)", "untrained (same architecture)",
-                        f"permutation null, q99 (median over neurons)"], numeric=(1, 2, 3))
+                        "permutation null, q99 (median over neurons)"], numeric=(1, 2, 3))
     if judged:
         body += (f"<p><b>{n_clear} of {len(judged)}</b> analysed music neurons have a best φK above their "
                  f"permutation null's 99th percentile (per neuron; largest q99 {fmt(p.get('best_phik_q99_max'))}); "
@@ -670,7 +556,7 @@ def baselines_part(run: RunFolder, key: str, s: dict) -> str:
     return section(f"baselines-{key}", title, body, level=3, lead=lead)
 
 
-def model_section(run: RunFolder, key: str) -> str:
+def model_section(run: RunResults, key: str) -> str:
     s = run.summary[key]
     ranks = _rank_map(s)
     parts = [health_part(run, key, s), baselines_part(run, key, s),
@@ -693,7 +579,7 @@ def model_section(run: RunFolder, key: str) -> str:
     return section(f"model-{key}", f"{key} model", "".join(parts), lead=lead)
 
 
-def twinkle_section(run: RunFolder) -> str:
+def twinkle_section(run: RunResults) -> str:
     body = ""
     for key in run.keys:
         tw = run.csv(key, "twinkle.csv")
@@ -735,7 +621,7 @@ def _settings_rows(d: dict, prefix: str = "") -> list[tuple[str, str]]:
     return rows
 
 
-def settings_section(run: RunFolder) -> str:
+def settings_section(run: RunResults) -> str:
     body = ""
     for key, s in run.summary.items():
         st = s.get("settings") or {}
@@ -752,7 +638,7 @@ def _stage_order(name: str, keys) -> tuple:
     return (k, kinds.index(parts[0]) if parts[0] in kinds else len(kinds), name)
 
 
-def timings_section(run: RunFolder) -> str:
+def timings_section(run: RunResults) -> str:
     recs = run.stage_records()
     compute = run.compute_stages()
     last = run.last_reproduce() or {}
@@ -785,10 +671,10 @@ def timings_section(run: RunFolder) -> str:
                         "computed it (stages/*.json; a cached rerun keeps these records).")
 
 
-def footer_html(run: RunFolder) -> str:
+def footer_html(run: RunResults) -> str:
     """The page footer: the version, the folder, and the time the results took to compute.
 
-    The time is the sum of the stage records (:meth:`RunFolder.run_time`), not a cached rerun's wall
+    The time is the sum of the stage records (:meth:`RunResults.run_time`), not a cached rerun's wall
     time; a page rebuilt from cached stages says so.
     """
     ver = run.run_settings.get("versions", {}).get("musicneurons", "?")
@@ -809,7 +695,7 @@ def footer_html(run: RunFolder) -> str:
     return out + "</p>"
 
 
-def render(run: RunFolder) -> str:
+def render(run: RunResults) -> str:
     """The whole page as a string."""
     sections = [overview_section(run), paper_section(run)]
     toc = [("overview", "Overview"), ("paper-vs-run", "Paper vs run")]
@@ -832,8 +718,8 @@ def build_report(run_dir, out=None) -> Path:
     """
     from ..fileio import atomic_write
 
-    run = RunFolder(run_dir)
-    out = Path(out) if out is not None else run.root / "report" / "index.html"
+    run = RunResults(run_dir)
+    out = Path(out) if out is not None else run.folder.report_file
     out.parent.mkdir(parents=True, exist_ok=True)
     html = render(run)
     atomic_write(out, lambda tmp: tmp.write_text(html, encoding="utf-8"))
