@@ -161,7 +161,7 @@ def read_table(path):
         raise UserError(str(e)) from None
 
 
-def read_events(path) -> "np.ndarray":
+def read_events(path):
     return read_table(path)[0]
 
 
@@ -298,7 +298,6 @@ def cmd_sample(a):
 
 
 def cmd_interpolate(a):
-    import numpy as np
     import pandas as pd
 
     from .melody import write_midi
@@ -490,31 +489,30 @@ def cmd_reproduce(a):
     except FolderLocked as e:
         raise UserError(str(e)) from None
     print_findings(summary)
-    print(f"report: {Path(a.output) / 'report' / 'index.html'}")
+    from .run_folder import RunFolder
+
+    print(f"report: {RunFolder(a.output).report_file}")
 
 
 def cmd_analyze(a):
-    from .pipeline import Run, Settings
-
-    root = Path(a.run_dir)
-    if not (root / "settings.json").exists():
-        raise UserError(f"{root}: not a run folder (no settings.json); make one with 'musicneurons reproduce'")
-    saved = json.loads((root / "settings.json").read_text())["settings"]
-    s = Settings(**{k: v for k, v in saved.items() if k in Settings.__dataclass_fields__})
-    s.keys = tuple(s.keys)
     from .fileio import FolderLocked
+    from .pipeline import Run, Settings
+    from .run_folder import RunFolder, stage_name
 
+    folder = RunFolder(a.run_dir)
+    s = Settings.from_dict(folder.read_settings(), str(folder.settings_file))  # NotARunFolder/ValueError: one line
     try:
-        run = Run(root, s)
+        run = Run(folder.root, s)
     except FolderLocked as e:
         raise UserError(str(e)) from None
     except OSError as e:
-        raise UserError(f"{root}: cannot write to the run folder ({e.strerror}); copy it somewhere writable") from None
+        raise UserError(f"{folder.root}: cannot write to the run folder ({e.strerror}); copy it somewhere "
+                        "writable") from None
     try:
         run.recorded_keys()
         for key in s.keys:
             if a.force:
-                (root / "stages" / f"analyze_{key}.json").unlink(missing_ok=True)
+                folder.stage_record(stage_name("analyze", key)).unlink(missing_ok=True)
             run.analyze(key)
         print_findings(run.summary())
     finally:
@@ -522,18 +520,19 @@ def cmd_analyze(a):
 
 
 def cmd_report(a):
-    from .report import build_report
-
     import os
 
-    root = Path(a.run_dir)
-    if not (root / "analysis" / "summary.json").exists():
-        raise UserError(f"{root}: no analysis/summary.json; run 'musicneurons reproduce -o {root}' first")
-    target = Path(a.output) if a.output else root / "report" / "index.html"
-    folder = target.parent if target.parent.exists() else target.parent.parent
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"{folder}: not writable (a read-only run?); write the report elsewhere with -o FILE.html")
-    print(f"report: {build_report(root, target)}")
+    from .report import build_report
+    from .run_folder import RunFolder
+
+    folder = RunFolder(a.run_dir)
+    if not folder.summary_file.exists():
+        raise UserError(f"{folder.root}: no analysis/summary.json; run 'musicneurons reproduce -o {folder.root}' first")
+    target = Path(a.output) if a.output else folder.report_file
+    where = target.parent if target.parent.exists() else target.parent.parent
+    if not os.access(where, os.W_OK):
+        raise UserError(f"{where}: not writable (a read-only run?); write the report elsewhere with -o FILE.html")
+    print(f"report: {build_report(folder.root, target)}")
 
 
 def cmd_explore(a):
