@@ -293,7 +293,8 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
             "rank": rank, "latent_index": int(d), "var_mu": float(p.var_mu_[d]),
             "mean_sigma": float(p.mean_sigma_[d]), "kl": float(p.kl_[d]),
             "top_feature": top, "top_phik": val, "category": cat,
-            **{k: v for k, v in intervals.loc[int(d)].items() if k != "rank"},
+            **{k: (float(v) if k.startswith("p_") else int(v)) for k, v in intervals.loc[int(d)].items()
+               if k != "rank"},
         }
         if null is not None:
             q = null.q99_.get(int(d))

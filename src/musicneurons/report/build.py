@@ -143,13 +143,42 @@ def paper_section(run: RunResults) -> str:
     return section("paper-vs-run", "The paper vs this run", body, lead=lead)
 
 
+def _rank_interval(m: dict) -> str:
+    """``1–2 (79 %)``: the bootstrap 95 % interval of a neuron's rank and the share of resamples at its rank."""
+    if m.get("rank_lo") is None:
+        return "–"
+    return f"{m['rank_lo']}–{m['rank_hi']} ({m.get('p_same_rank', 0) * 100:.0f} %)"
+
+
 def neurons_part(run: RunResults, key: str, s: dict) -> str:
     n = s.get("n_music_neurons") or 0
     thr = s.get("sigma_threshold")
     ci = s.get("n_music_neurons_ci")
+    groups = s.get("bootstrap_groups")
     stats = (stat(f"{n} / {s.get('n_dims', '?')}", "music neurons / latent dims")
-             + stat(f"{ci[0]}–{ci[1]}" if ci else "–", "bootstrap 95% CI of the count")
+             + stat(f"{ci[0]}–{ci[1]}" if ci else "–", "95% CI of the count ("
+                    + (f"cluster bootstrap over {groups} source files" if groups else "bootstrap over windows")
+                    + ", rule re-run)")
              + stat(fmt(thr), f"σ threshold ({s.get('sigma_threshold_rule')})"))
+    if s.get("n_leaky_neurons") is not None:
+        share = s.get("kl_share") or {}
+        stats += stat(f"{s.get('n_noise_neurons')} / {s['n_leaky_neurons']}",
+                      "noise / leaky dims (leaky: above the σ threshold but Burda-active, Var(μ) > 0.01)")
+        if share.get("leaky") is not None:
+            stats += stat(f"{share['leaky'] * 100:.0f} %", "of the KL held by leaky dims")
+    sens = s.get("sensitivity") or {}
+    sens_txt = ""
+    if sens.get("band") or sens.get("by_min_gap_ratio"):
+        parts = [f"threshold ×{k}: {v['n_music']}" for k, v in sorted((sens.get("band") or {}).items(),
+                                                                      key=lambda kv: float(kv[0]))]
+        parts += [f"min gap ratio {k}×: {v['n_music']} ({v['rule']})" for k, v in
+                  sorted((sens.get("by_min_gap_ratio") or {}).items(), key=lambda kv: float(kv[0]))]
+        sens_txt = f'<p class="settings">sensitivity of the count: {esc("; ".join(parts))}</p>'
+    orderings = s.get("orderings") or {}
+    if orderings:
+        sens_txt += ('<p class="settings">top 5 under each ordering (latent index): '
+                     + esc("; ".join(f"{o}: " + ", ".join(f"d{d}" for d in v[:5]) for o, v in orderings.items()))
+                     + f" — the report ranks by {esc(s.get('order_by'))}</p>")
     prof = run.csv(key, "profile.csv")
     figs = ""
     if prof is not None and thr is not None:
@@ -169,13 +198,13 @@ def neurons_part(run: RunResults, key: str, s: dict) -> str:
                        kind="threshold-sweep")
     neurons = s.get("music_neurons") or []
     if neurons and any("top_phik_null_q99" in m for m in neurons):
-        rows = [(_neuron_cell(m["rank"], m["latent_index"]), m["var_mu"], m["mean_sigma"], m.get("kl"),
-                 _feature_name(run, m.get("top_feature")), m.get("top_phik"), m.get("top_phik_null_q99"),
+        rows = [(_neuron_cell(m["rank"], m["latent_index"]), _rank_interval(m), m["var_mu"], m["mean_sigma"],
+                 m.get("kl"), _feature_name(run, m.get("top_feature")), m.get("top_phik"), m.get("top_phik_null_q99"),
                  m.get("untrained_feature_phik"), _label_cell(m))
                 for m in neurons]
-        tab = _split_table(rows, ["neuron", "var μ", "mean σ", "KL to prior", "top feature", "phik",
-                                  "null q99 (chance)", "untrained, same feature", "category"],
-                           numeric=(1, 2, 3, 5, 6, 7), raw=(0, 4, 8), what="music neurons")
+        tab = _split_table(rows, ["neuron", "rank 95% (at this rank)", "var μ", "mean σ", "KL to prior", "top feature",
+                                  "phik", "null q99 (chance)", "untrained, same feature", "category"],
+                           numeric=(2, 3, 4, 6, 7, 8), raw=(0, 5, 9), what="music neurons")
         tab += ('<p class="settings">category: given only when the neuron\'s best φK is above the 99th percentile '
                 "of its permutation null (null q99); “untrained, same feature”: the best φK of the untrained "
                 "model's top dims with this neuron's top feature.</p>")
@@ -188,7 +217,7 @@ def neurons_part(run: RunResults, key: str, s: dict) -> str:
     else:
         tab = empty(f"No music neurons at this threshold (mean σ < {fmt(thr)}): every dim behaves like the prior.")
     rule = ((s.get("settings") or {}).get("profile") or {}).get("sigma_threshold_reason")
-    note = f'<p class="settings">threshold rule: {esc(rule)}</p>' if rule else ""
+    note = (f'<p class="settings">threshold rule: {esc(rule)}</p>' if rule else "") + sens_txt
     return section(f"music-neurons-{key}", "Music and noise neurons", stats + note + f'<div class="grid">{figs}</div>'
                    + tab, level=3)
 

@@ -158,7 +158,7 @@ def cat_badge(c) -> str:
 
 
 def verdict_badge(v: str) -> str:
-    cls = {"agrees": "agrees", "differs": "differs"}.get(v, "na")
+    cls = {"agrees": "agrees", "differs": "differs", "unstable": "differs"}.get(v, "na")
     return f'<span class="badge {cls}">{esc(v)}</span>'
 
 

@@ -1,7 +1,7 @@
 """The paper's findings (Barenboim, Del Debbio, Hirn, Sanz) and the rule that checks each on a run.
 
 :func:`comparison` turns a run's ``analysis/summary.json`` into rows ``{claim, paper, run, verdict,
-rule, key}``; the verdict is ``"agrees"``, ``"differs"``, ``"not computed"`` or ``"withheld"``. The rules are
+rule, key}``; the verdict is ``"agrees"``, ``"differs"``, ``"unstable"``, ``"not computed"`` or ``"withheld"``. The rules are
 printed in the report next to each verdict.
 
 Two gates come before any verdict:
@@ -12,6 +12,11 @@ Two gates come before any verdict:
   percentile (``clears_null``; :mod:`musicneurons.analysis.baselines`); a rank whose best phik does not is
   "below chance" and cannot agree. The run column shows each association next to its baselines (the null's
   q99 and the best phik the untrained model reaches with the same feature).
+
+A rank-based claim ("neuron 2 ~ rhythm") also needs the rank itself to be stable: when the neuron holds that
+rank in fewer than ``MIN_P_SAME_RANK`` of the cluster-bootstrap resamples (files resampled, the threshold rule
+re-run; :class:`~musicneurons.analysis.NeuronProfile`), the verdict is ``"unstable"``; the run column also says
+which neuron the other orderings (mean sigma, KL) put at that rank.
 """
 
 from __future__ import annotations
@@ -25,12 +30,15 @@ MELODY_AFTER_RANK = 4
 NOISE_ZEROING_MAX_CHANGED = 0.02  # "minimal impact": at most this fraction of decoded steps changes
 NA = "not computed"
 WITHHELD = "withheld"
+UNSTABLE = "unstable"
+MIN_P_SAME_RANK = 0.5  # a rank's verdict needs the neuron at that rank in at least half the bootstrap resamples
+ORDER_NAMES = {"var_mu": "Var(μ)", "mean_sigma": "mean σ", "kl": "KL"}
 
 
 def _count_row(key: str, s: dict | None) -> dict:
     paper = PAPER_COUNTS[key]
-    rule = (f"agrees if the paper's count is inside the bootstrap 95% CI or within ±{int(COUNT_TOLERANCE * 100)}% "
-            "of this run's count")
+    rule = (f"agrees if the paper's count is inside the 95% CI (cluster bootstrap over source files, the threshold "
+            f"rule re-run per resample) or within ±{int(COUNT_TOLERANCE * 100)}% of this run's count")
     row = {"claim": f"music neurons, {key} model", "paper": f"{paper} of 512", "rule": rule, "key": key}
     if not s or s.get("n_music_neurons") is None:
         return {**row, "run": "–", "verdict": NA}
@@ -39,6 +47,14 @@ def _count_row(key: str, s: dict | None) -> dict:
     inside = bool(ci) and ci[0] <= paper <= ci[1]
     close = abs(n - paper) <= COUNT_TOLERANCE * max(n, 1)
     run = f"{n} of {s.get('n_dims', 512)}" + (f" (95% CI {ci[0]}–{ci[1]})" if ci else "")
+    sens = s.get("sensitivity") or {}
+    band = sens.get("band") or {}
+    if band:
+        run += "; σ threshold ±5 %: " + "–".join(str(band[k]["n_music"]) for k in sorted(band, key=float))
+    ratios = sens.get("by_min_gap_ratio") or {}
+    if ratios:
+        run += "; gap ratio " + ", ".join(f"{k}×: {v['n_music']}" for k, v in sorted(ratios.items(),
+                                                                                    key=lambda kv: float(kv[0])))
     return {**row, "run": run, "verdict": "agrees" if inside or close else "differs"}
 
 
@@ -69,9 +85,30 @@ def _category_row(key: str, s: dict | None, ranks: tuple, cat: str, claim: str, 
     if any(m is None or (m.get("category") is None and m.get("clears_null") is not False) for m in found):
         return {**row, "run": "–" if not any(found) else ", ".join(
             f"#{m['rank']} (d{m['latent_index']}): {m.get('category') or '–'}" for m in found if m), "verdict": NA}
-    run = ", ".join(_association(m) for m in found)
+    run = ", ".join(_association(m) + _stability(s, m) for m in found)
     ok = not below and all(m["category"] == cat for m in found)
-    return {**row, "run": run, "verdict": "agrees" if ok else "differs"}
+    unstable = [m for m in found if m.get("p_same_rank") is not None and m["p_same_rank"] < MIN_P_SAME_RANK]
+    row["rule"] += (f", and the neuron holds that rank in ≥ {MIN_P_SAME_RANK:.0%} of the bootstrap resamples "
+                    "(else unstable)")
+    return {**row, "run": run, "verdict": UNSTABLE if unstable else "agrees" if ok else "differs"}
+
+
+def _stability(s: dict, m: dict) -> str:
+    """``; rank 1–3 in 95 % of resamples, at #2 in 44 %; by mean σ #2 is d164 (R)``."""
+    out = ""
+    if m.get("rank_lo") is not None:
+        out += (f"; rank {m['rank_lo']}–{m['rank_hi']} in 95 % of resamples, at #{m['rank']} in "
+                f"{m.get('p_same_rank', 0) * 100:.0f} %")
+    by = s.get("order_by", "var_mu")
+    neurons = {n["latent_index"]: n for n in s.get("music_neurons") or []}
+    for o, order in (s.get("orderings") or {}).items():
+        if o == by or len(order) < m["rank"]:
+            continue
+        d = order[m["rank"] - 1]
+        other = neurons.get(d) or {}
+        label = other.get("label") or other.get("category") or "–"
+        out += f"; by {ORDER_NAMES.get(o, o)} #{m['rank']} is d{d} ({label})"
+    return out
 
 
 def _noise_row(key: str, s: dict | None) -> dict:
@@ -88,6 +125,10 @@ def _noise_row(key: str, s: dict | None) -> dict:
     ok = x >= NOISE_RATIO * r and x > r
     auc = act.get("auc")
     run = f"real {r:.1f}, random {x:.1f}" + (f"; detector AUC {auc:.3f}" if auc is not None else "")
+    if (s or {}).get("n_leaky_neurons"):
+        run += (f"; of the {s['n_leaky_neurons'] + s.get('n_noise_neurons', 0)} non-music dims, "
+                f"{s['n_leaky_neurons']} are leaky (Burda-active: μ varies with the input), so “activated noise "
+                "neurons” partly measures leakage")
     return {**row, "run": run, "verdict": "agrees" if ok else "differs"}
 
 
