@@ -134,3 +134,26 @@ def test_exact_phik_equals_phik_on_many_tables():
         for k in (-3, 0, 0.5, 5):
             for r in (0.0, 0.3, 0.9, 0.99):
                 assert bvn_cdf(h, k, r) == pytest.approx(quad(h, k, r), abs=1e-12)
+
+
+def test_affine_copies_of_a_feature_are_dropped_and_named():
+    import pandas as pd
+
+    from musicneurons.analysis import NeuronFeatureCorrelation
+    from musicneurons.analysis.correlate import duplicate_columns
+
+    rng = np.random.default_rng(0)
+    n = 300
+    a = rng.normal(size=n)
+    b = rng.normal(size=n)
+    b[:10] = np.nan
+    feats = pd.DataFrame({"R22": a, "R24": a.copy(), "R15": 8.0 * a + 3, "P1": b, "P2": -2 * b,
+                          "P3": b + 0.01 * rng.normal(size=n)})
+    assert duplicate_columns(feats) == {"R24": "R22", "R15": "R22", "P2": "P1"}  # P3 is close, not a copy
+    mu = np.c_[a + rng.normal(0, 0.1, n), rng.normal(size=n)]
+    c = NeuronFeatureCorrelation(cross_checks=False).fit(mu, feats, {f: f[0] for f in feats})
+    assert c.feature_names_ == ["R22", "P1", "P3"]
+    assert c.dropped_duplicate_ == {"R24": "R22", "R15": "R22", "P2": "P1"}
+    assert c.settings_["dropped_duplicate_features"] == c.dropped_duplicate_
+    keep = NeuronFeatureCorrelation(cross_checks=False, drop_duplicates=False).fit(mu, feats, {f: f[0] for f in feats})
+    assert len(keep.feature_names_) == 6

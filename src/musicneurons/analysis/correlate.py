@@ -239,6 +239,33 @@ def constant_columns(features: pd.DataFrame) -> list[str]:
     return [str(c) for c in features.columns if features[c].nunique(dropna=True) < 2]
 
 
+def duplicate_columns(features: pd.DataFrame, tol: float = 1e-9) -> dict[str, str]:
+    """``{duplicate: kept}`` for columns that are an affine copy of an earlier column (same NaN pattern and
+    |Pearson r| >= 1 - ``tol``): e.g. R24 = R22, a note density per step vs per second. Such a copy has the
+    same uniform phik bins (up to reversal) and would count twice in every mean over features."""
+    cols = [str(c) for c in features.columns]
+    A = features.to_numpy(dtype=float)
+    nan = np.isnan(A)
+    out: dict[str, str] = {}
+    kept: list[int] = []
+    for j in range(A.shape[1]):
+        ok = ~nan[:, j]
+        for i in kept:
+            if not np.array_equal(nan[:, i], nan[:, j]) or ok.sum() < 3:
+                continue
+            a, b = A[ok, i], A[ok, j]
+            sa, sb = a.std(), b.std()
+            if sa == 0 or sb == 0:
+                continue
+            r = float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
+            if abs(r) >= 1 - tol:
+                out[cols[j]] = cols[i]
+                break
+        else:
+            kept.append(j)
+    return out
+
+
 def neuron_correlations(mu, neurons: Sequence[int] | None = None, bins: int = 10) -> dict[str, pd.DataFrame]:
     """Pearson and phik among music neurons.
 
@@ -298,6 +325,8 @@ class NeuronFeatureCorrelation:
         Features kept (non-constant).
     dropped_constant_ : list of str
         Features constant (or all NaN) over the data, dropped.
+    dropped_duplicate_ : dict
+        ``{feature: the earlier feature it copies}`` (:func:`duplicate_columns`), dropped when ``drop_duplicates``.
     phik_, pvalue_, z_, spearman_, mi_ : pd.DataFrame, shape=(n_neurons, n_features)
         Indexed by latent index, columns by feature id.
     significant_ : pd.DataFrame of bool, shape=(n_neurons, n_features)
@@ -315,8 +344,10 @@ class NeuronFeatureCorrelation:
 
     def __init__(self, bins: int = 10, noise_correction: bool = True, significance: bool = True,
                  cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 2000,
-                 top_k: int = 5, alpha: float = 0.01, progress: bool = False, random_state: int = 0):
+                 top_k: int = 5, alpha: float = 0.01, progress: bool = False, random_state: int = 0,
+                 drop_duplicates: bool = True):
         self.bins = bins
+        self.drop_duplicates = drop_duplicates
         self.noise_correction = noise_correction
         self.significance = significance
         self.cross_checks = cross_checks
@@ -351,6 +382,8 @@ class NeuronFeatureCorrelation:
         feats = feats.apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
         self.dropped_constant_ = constant_columns(feats)
         feats = feats.drop(columns=self.dropped_constant_)
+        self.dropped_duplicate_ = duplicate_columns(feats) if self.drop_duplicates else {}
+        feats = feats.drop(columns=list(self.dropped_duplicate_))
         self.feature_names_ = list(feats.columns)
         self.categories_ = {f: str(categories.get(f, "?")) for f in self.feature_names_}
         X = mu[:, self.neurons_]
@@ -381,6 +414,9 @@ class NeuronFeatureCorrelation:
             "mutual_information": (f"kNN (Kraskov, sklearn mutual_info_regression), n_neighbors={self.mi_neighbors}, "
                                    f"max_samples={self.mi_max_samples}, nats") if self.cross_checks else None,
             "dropped_constant_features": list(self.dropped_constant_),
+            "dropped_duplicate_features": dict(self.dropped_duplicate_),
+            "duplicates": "a column that is an affine copy of an earlier one (|r| = 1, same NaN pattern) on these "
+                          "windows is dropped (kept: the first in catalog order)" if self.drop_duplicates else None,
             "n_samples": int(mu.shape[0]),
         }
         return self

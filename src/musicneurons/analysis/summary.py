@@ -340,6 +340,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "sigma_threshold_sweep": p.sweep().to_dict(orient="list"),
         "music_neurons": neurons,
         "dropped_constant_features": c.dropped_constant_ if c is not None else None,
+        "dropped_duplicate_features": c.dropped_duplicate_ if c is not None else None,
         "category_neurons": category_neurons,
         "activation": act,
         "ablation": abl,
