@@ -39,3 +39,20 @@ def test_projection_wins_for_a_feature_spread_over_two_axes():
     assert row["projection_r2"] > 0.95 and row["best_neuron_r2"] < 0.6
     c = a.cosine_.loc["P1"].to_numpy()
     assert c[1] == pytest.approx(np.sqrt(0.5), abs=0.05) and c[4] == pytest.approx(np.sqrt(0.5), abs=0.05)
+
+
+def test_winner_needs_an_interval_that_excludes_zero():
+    rng = np.random.default_rng(1)
+    mu = rng.normal(size=(2000, 6))
+    # P1 on one axis: the neuron is at least as good; P2 spread over two axes: the vector wins, clearly
+    feats = pd.DataFrame({"P1": mu[:, 2] + 0.5 * rng.normal(size=2000), "P2": mu[:, 1] + mu[:, 4]})
+    cmp = AttributeVectors(n_bootstrap=100).fit(mu, feats).comparison_.set_index("feature")
+    assert cmp.loc["P1", "winner"] in ("single_neuron", "tie") and cmp.loc["P1", "diff_lo"] < 0
+    assert cmp.loc["P2", "winner"] == "attribute_vector" and cmp.loc["P2", "diff_lo"] > 0
+    # few windows, a weak feature: the difference cannot be resolved -> tie, though a point estimate picks a side
+    small = mu[:40]
+    weak = pd.DataFrame({"P1": small[:, 2] + 3.0 * rng.normal(size=40)})
+    c = AttributeVectors(n_bootstrap=200).fit(small, weak).comparison_.iloc[0]
+    assert c["winner"] == "tie" and c["diff_lo"] < 0 < c["diff_hi"]
+    point = AttributeVectors(n_bootstrap=0).fit(small, weak).comparison_.iloc[0]
+    assert point["winner"] in ("attribute_vector", "single_neuron")

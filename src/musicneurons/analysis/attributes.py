@@ -75,14 +75,19 @@ class AttributeVectors:
     comparison_ : pd.DataFrame
         Per feature: ``top_axis`` (largest |cosine|), ``top_axis_cosine``, ``vector_norm``,
         ``projection_spearman``, ``best_neuron``, ``best_neuron_spearman``, ``projection_r2``,
-        ``best_neuron_r2`` (held-out), and ``winner``.
+        ``best_neuron_r2`` (held-out), ``diff_lo`` / ``diff_hi`` (bootstrap ``ci`` interval of vector |rho|
+        minus neuron |rho| over held-out resamples) and ``winner``: ``attribute_vector`` / ``single_neuron`` when
+        the interval excludes 0, ``tie`` when it does not (without a bootstrap: the larger point estimate).
     dropped_constant_ : list of str
     settings_ : dict
     """
 
-    def __init__(self, quantile: float = 0.25, test_size: float = 0.5, random_state: int = 0):
+    def __init__(self, quantile: float = 0.25, test_size: float = 0.5, n_bootstrap: int = 200, ci: float = 0.95,
+                 random_state: int = 0):
         self.quantile = quantile
         self.test_size = test_size
+        self.n_bootstrap = n_bootstrap
+        self.ci = ci
         self.random_state = random_state
 
     def fit(self, mu, features: pd.DataFrame, neurons=None):
@@ -120,6 +125,7 @@ class AttributeVectors:
         Y = feats.to_numpy(dtype=float)
         Xtr, Xte = X[train], X[test]
         sp_train_all = np.abs(spearman_rect(Xtr, Y[train])) if Y.shape[1] else np.zeros((X.shape[1], 0))
+        boot_rng = np.random.default_rng(self.random_state + 1)
         rows = []
         for j, f in enumerate(feats.columns):
             ytr, yte = Y[train, j], Y[test, j]
@@ -141,19 +147,32 @@ class AttributeVectors:
             b = int(np.nanargmax(np.nan_to_num(sp_train_all[:, j], nan=-1.0)))
             xb, y = Xte[ok_te, b], yte[ok_te]
             ps, bs = _abs_spearman(proj, y), _abs_spearman(xb, y)
+            lo = hi = np.nan
+            if self.n_bootstrap:
+                diffs = np.empty(self.n_bootstrap)
+                for k in range(self.n_bootstrap):
+                    i = boot_rng.integers(0, y.size, y.size)
+                    diffs[k] = _abs_spearman(proj[i], y[i]) - _abs_spearman(xb[i], y[i])
+                a_ = (1 - self.ci) / 2
+                lo, hi = np.quantile(diffs, [a_, 1 - a_])
+                winner = "attribute_vector" if lo > 0 else "single_neuron" if hi < 0 else "tie"
+            else:
+                winner = "attribute_vector" if ps > bs else "single_neuron"
             row.update(projection_spearman=ps, projection_r2=_r2_line(proj, y),
                        best_neuron=int(self.neurons_[b]), best_neuron_spearman=bs,
-                       best_neuron_r2=_r2_line(xb, y),
-                       winner="attribute_vector" if ps > bs else "single_neuron")
+                       best_neuron_r2=_r2_line(xb, y), diff_lo=float(lo), diff_hi=float(hi), winner=winner)
             rows.append(row)
         self.comparison_ = pd.DataFrame(rows, columns=[
             "feature", "top_axis", "top_axis_cosine", "vector_norm", "projection_spearman",
-            "best_neuron", "best_neuron_spearman", "projection_r2", "best_neuron_r2", "winner"])
+            "best_neuron", "best_neuron_spearman", "projection_r2", "best_neuron_r2", "diff_lo", "diff_hi", "winner"])
         for col in ("top_axis", "best_neuron"):
             self.comparison_[col] = self.comparison_[col].astype("Int64")
         self.settings_ = {"quantile": self.quantile, "test_size": self.test_size,
                           "groups": f"top: feature >= q{1 - self.quantile:g}, bottom: feature <= q{self.quantile:g}",
                           "scores": "held-out |Spearman rho| and R^2 of a 1-D line; best neuron chosen "
                                     "by |Spearman| on the training half",
+                          "winner": (f"{self.ci:.0%} bootstrap interval ({self.n_bootstrap} resamples of the held-out "
+                                     "windows) of vector |rho| - neuron |rho|: a side wins only when the interval "
+                                     "excludes 0, else tie") if self.n_bootstrap else "larger held-out |rho|",
                           "dropped_constant_features": list(self.dropped_constant_)}
         return self

@@ -304,12 +304,16 @@ def attributes_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
         bn = r.best_neuron
         bn_cell = "–" if pd.isna(bn) else _neuron_cell(ranks.get(int(bn), 0), bn) if int(bn) in ranks \
             else f"<span class=\"settings\">d{int(bn)}</span>"
+        lo, hi = getattr(r, "diff_lo", float("nan")), getattr(r, "diff_hi", float("nan"))
+        interval = "–" if pd.isna(lo) else f"{lo:+.3f} … {hi:+.3f}"
         rows.append((_feature_name(run, r.feature), cat_badge(run.categories.get(str(r.feature))), bn_cell,
-                     r.best_neuron_spearman, r.projection_spearman, r.winner if isinstance(r.winner, str) else None,
-                     r.top_axis_cosine))
-    body += _split_table(rows, ["feature", "cat.", "best neuron", "neuron |ρ|", "vector |ρ|", "winner",
-                                "vector's top-axis cosine"], numeric=(3, 4, 6), raw=(0, 1, 2), limit=20,
-                         what="features")
+                     r.best_neuron_spearman, r.projection_spearman, interval,
+                     r.winner if isinstance(r.winner, str) else None, r.top_axis_cosine))
+    body += _split_table(rows, ["feature", "cat.", "best neuron", "neuron |ρ|", "vector |ρ|",
+                                "vector − neuron, 95 % CI", "winner", "vector's top-axis cosine"],
+                         numeric=(3, 4, 7), raw=(0, 1, 2), limit=20, what="features")
+    if aset.get("winner"):
+        body += f'<p class="settings">winner rule: {esc(aset["winner"])}</p>'
     return section(f"attributes-{key}", title, body, level=3, lead=lead)
 
 

@@ -178,14 +178,17 @@ def _melody_row(s: dict | None) -> dict:
 def _attributes_row(key: str, csv: Callable | None) -> dict:
     row = {"claim": f"attribute vectors are less effective than single neurons, {key}", "key": key,
            "paper": "single neurons correlate better",
-           "rule": "agrees if the best single neuron beats the attribute vector on most features (held-out |ρ|)"}
+           "rule": "agrees if the best single neuron beats the attribute vector on more features than the reverse "
+                   "(held-out |ρ|; a feature is won only when the 95 % bootstrap interval of the difference "
+                   "excludes 0, else tie)"}
     a = csv(key, "attributes.csv") if csv else None
     if a is None or "winner" not in a or a["winner"].dropna().empty:
         return {**row, "run": "–", "verdict": NA}
     w = a["winner"].dropna().astype(str)
     n_neuron = int(w.str.contains("neuron").sum())
-    n_vec = int(len(w) - n_neuron)
-    return {**row, "run": f"neuron wins {n_neuron}, vector wins {n_vec} of {len(w)} features",
+    n_tie = int((w == "tie").sum())
+    n_vec = int(len(w) - n_neuron - n_tie)
+    return {**row, "run": f"neuron wins {n_neuron}, vector wins {n_vec}, ties {n_tie} of {len(w)} features",
             "verdict": "agrees" if n_neuron > n_vec else "differs"}
 
 
