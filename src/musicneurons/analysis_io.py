@@ -78,6 +78,19 @@ def intervention_examples(model, mu, order, population_mu, folder: Path, n_neuro
     return pd.DataFrame(rows)
 
 
+def _training_share(melodies: Path, windows: str) -> dict:
+    """How many analysed windows come from sources the model was trained on (``in_training`` of the table)."""
+    import pyarrow.parquet as pq
+
+    out = {"setting": windows, "n_in_training": None, "n_held_out": None, "n_unknown": None}
+    if "in_training" not in pq.read_schema(melodies).names:
+        return out
+    flag = pd.read_parquet(melodies, columns=["in_training"])["in_training"].astype("boolean")
+    out.update(n_in_training=int(flag.eq(True).sum()), n_held_out=int(flag.eq(False).sum()),
+               n_unknown=int(flag.isna().sum()))
+    return out
+
+
 def analyze_run_model(run, key: str) -> dict:
     """Analyze one model of a :class:`musicneurons.pipeline.Run`: :func:`~musicneurons.analysis.analyze_latents`
     on the run's arrays with the run's settings (the one orchestration a Python user calls too); writes every
@@ -88,6 +101,7 @@ def analyze_run_model(run, key: str) -> dict:
     from .tables import read_table
 
     folder, s = run.folder, run.s
+    melodies_path = folder.melodies(key)
     out_dir = folder.analysis_dir(key)
     out_dir.mkdir(parents=True, exist_ok=True)
     with np.load(folder.latents(key, "real"), allow_pickle=False) as f:
@@ -163,6 +177,7 @@ def analyze_run_model(run, key: str) -> dict:
     summary["model"] = a.settings["model"]["name"]
     summary["n_real"] = int(len(mu))
     summary["n_random"] = int(len(mu_random))
+    summary["analysed_windows"] = _training_share(melodies_path, s.windows)
     text = json.dumps(summary, indent=1)
     atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(text))
     return summary

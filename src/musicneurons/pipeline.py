@@ -55,6 +55,7 @@ class Settings:
     encode_chunk: int = 4096  # windows per encoded part file (a killed encode resumes from the last part)
     n_permutations: int = 200  # permutation null of each neuron's best-feature phik (0: no null, labels ungated)
     untrained_baseline: bool = True  # encode the real windows with the untrained architecture (chance baseline)
+    windows: str = "all"  # "held_out": analyse only sources the model was not trained on (needs its card's split)
 
     @classmethod
     def from_dict(cls, saved: dict, source: str = "settings") -> "Settings":
@@ -85,6 +86,8 @@ class Settings:
         for name in ("metrics", "untrained_baseline"):
             if not isinstance(getattr(self, name), bool):
                 bad(name, "true or false")
+        if self.windows not in ("all", "held_out"):
+            bad("windows", "'all' or 'held_out'")
         for name in ("corpus", "feature_backend", "device"):
             if not isinstance(getattr(self, name), str):
                 bad(name, "a string")
@@ -275,17 +278,42 @@ class Run:
             raise ValueError(f"{what}: {len(summary['failed'])} partition(s) failed after retries (first: partition "
                              f"{pid}: {error}); see {summary['out_dir']}/failed.json, rerun to retry")
 
+    def model_card(self, key) -> dict | None:
+        """The card of the run's model (shipped, or ``card.json`` in a checkpoint folder), or None."""
+        from .model.card import read_card
+
+        ckpt = self.s.checkpoints.get(key)
+        if ckpt is not None:
+            return read_card(ckpt) if Path(ckpt).is_dir() else None
+        shipped = self._shipped_path(key)
+        return read_card(shipped) if shipped is not None else None
+
     def melodies(self, key):
         bars = bars_of(key)
         out = self.folder.melodies(key)
         settings = {"corpus": self.s.corpus, "bars": bars, "n": self.s.n_melodies, "per_file": self.s.per_file,
                     "seed": self.s.seed, "corpus_digest": _listing_digest(self.s.corpus) if self.s.corpus != "builtin" else "builtin-v2"}
+        if self.s.windows != "all":
+            settings["windows"] = self.s.windows
         stage = stage_name("melodies", key)
+        card = self.model_card(key)
+        if card is not None:
+            settings["model_card_split"] = [card.get("corpus"), card.get("seed"), card.get("n_val_sources")]
 
         def sampler(results):
             from .corpus import sample_windows
+            from .model.train import training_sources
 
-            return _sample_up_to(results, self.s.n_melodies, self.s.per_file, self.s.seed, sample_windows)
+            trained_on = training_sources(card, self.s.corpus, [r.source for r in results if len(r.windows)])
+            if self.s.windows == "held_out":
+                if trained_on is None:
+                    raise ValueError(f"windows='held_out': the {key} model's training split cannot be recomputed "
+                                     f"(its card does not record one on corpus {self.s.corpus!r}); use windows='all'")
+                results = [r for r in results if r.source not in trained_on]
+            table = _sample_up_to(results, self.s.n_melodies, self.s.per_file, self.s.seed, sample_windows)
+            table["in_training"] = (table["source"].astype(str).isin(trained_on) if trained_on is not None
+                                    else pd.Series(pd.NA, index=table.index, dtype="boolean"))
+            return table
 
         def run():
             import shutil
@@ -305,7 +333,16 @@ class Run:
                 parts = self._fresh_parts(parts_root, _hash(settings))
                 summary = sharded_extract(find_files(self.s.corpus), bars, parts, self.executor(), progress=False)
                 self._check_partitions(summary, f"{stage} of {self.s.corpus}")
-                table = collect_extract(parts, sampler=sampler)
+                flags = {}
+
+                def sampler_keep(stubs):  # collect_extract reads the chosen rows; the flag joins back after
+                    chosen = sampler(stubs)
+                    flags.update(zip(zip(chosen["source"], chosen["window"]), chosen["in_training"]))
+                    return chosen
+
+                table = collect_extract(parts, sampler=sampler_keep)
+                table["in_training"] = pd.array([flags.get((a, b)) for a, b in zip(table["source"], table["window"])],
+                                                dtype="boolean")
                 rej = collect_rejections(parts)
                 atomic_write(self.folder.rejections(key), lambda tmp: rej.to_csv(tmp, index=False))
             if len(table) == 0:

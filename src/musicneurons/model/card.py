@@ -71,3 +71,13 @@ def write_card(folder, card: dict, name: str | None = None) -> Path:
     (folder / "card.json").write_text(json.dumps(card, indent=1) + "\n")
     (folder / "README.md").write_text(card_markdown(card, name))
     return folder
+
+
+def read_card(folder) -> dict | None:
+    """``folder/card.json`` as a dict, or None when absent or unreadable."""
+    p = Path(folder) / "card.json"
+    try:
+        card = json.loads(p.read_text()) if p.is_file() else None
+    except (OSError, ValueError):
+        return None
+    return card if isinstance(card, dict) else None

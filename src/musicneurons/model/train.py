@@ -36,6 +36,29 @@ def split_by_source(sources: np.ndarray, val_fraction: float = 0.05, seed: int =
     return np.isin(sources, val_sources)
 
 
+def training_sources(card: dict | None, corpus: str, sources_with_windows) -> set[str] | None:
+    """The sources a model was trained on, when its card lets us recompute them, else None.
+
+    Recomputable: the card says it was trained by ``musicneurons train`` on the same ``corpus`` with a ``seed``
+    and ``n_val_sources``; the split (:func:`split_by_source`, 5 % of the sources) is redone on
+    ``sources_with_windows`` (the sources that give windows of the model's length) and must give exactly the
+    card's number of validation sources -- otherwise the corpus is not the one trained on and None is returned.
+    A card that lists ``held_out_sources`` is used as it is.
+    """
+    if not card or card.get("corpus") != corpus:
+        return None
+    uniq = np.unique(np.asarray(list(sources_with_windows), dtype=str))
+    if card.get("held_out_sources"):
+        held = set(map(str, card["held_out_sources"]))
+        return set(uniq.tolist()) - held
+    if card.get("seed") is None or card.get("n_val_sources") is None:
+        return None
+    val = uniq[split_by_source(uniq, 0.05, int(card["seed"]))]
+    if val.size != int(card["n_val_sources"]) or uniq.size != int(card.get("n_train_sources", -1)) + val.size:
+        return None
+    return set(uniq.tolist()) - set(val.tolist())
+
+
 def transpose_windows(windows: np.ndarray, rng: np.random.Generator, low: int, high: int) -> np.ndarray:
     """Shift every note of each window by a random number of semitones in [low, high].
 
