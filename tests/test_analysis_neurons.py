@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from musicneurons.analysis import NeuronProfile, kl_to_prior, make_planted_latents, sigma_threshold_auto
+from musicneurons.analysis import NeuronProfile, kl_per_dim, make_planted_latents, sigma_threshold_auto
 
 
 @pytest.fixture(scope="module")
@@ -10,7 +10,7 @@ def planted():
 
 
 def test_kl_to_prior_exact():
-    kl = kl_to_prior([[0.0, 1.0, 0.0]], [[1.0, 1.0, np.exp(-1.0)]])
+    kl = kl_per_dim([[0.0, 1.0, 0.0]], [[1.0, 1.0, np.exp(-1.0)]])
     np.testing.assert_allclose(kl, [[0.0, 0.5, 0.5 * (np.exp(-2.0) - 1.0 + 2.0)]])
 
 

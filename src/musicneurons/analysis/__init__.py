@@ -27,7 +27,7 @@ from .correlate import NeuronFeatureCorrelation, neuron_correlations, phik_rect,
 from .intervene import NeuronAblation, Traversal, ablate_noise, reconstruction_accuracy
 from .metrics import (dci, dci_from_importance, disentanglement_report, gaussian_total_correlation,
                       interpretability, mig, sap)
-from .neurons import NeuronProfile, kl_to_prior, sigma_threshold_auto
+from .neurons import NeuronProfile, kl_per_dim, sigma_threshold_auto
 from .summary import LatentAnalysis, analyze_latents, summarize, summarize_model, to_jsonable
 from .synthetic import PlantedLatents, make_planted_latents
 from .twinkle import twinkle_events, twinkle_posterior, twinkle_table
@@ -37,7 +37,7 @@ __all__ = [
     "health_gate", "phik_from_tables", "untrained_baseline", "NeuronAblation", "NeuronFeatureCorrelation", "NeuronProfile",
     "PlantedLatents", "RealRandomDetector", "Traversal", "ablate_noise", "analyze_latents", "attribute_vector",
     "count_activated", "dci", "dci_from_importance", "disentanglement_report", "gaussian_total_correlation",
-    "interpretability", "key_neuron_histograms", "kl_to_prior", "make_planted_latents", "mig",
+    "interpretability", "key_neuron_histograms", "kl_per_dim", "make_planted_latents", "mig",
     "neuron_correlations", "phik_rect", "phik_square", "reconstruction_accuracy", "sap",
     "sigma_threshold_auto", "summarize", "summarize_model", "to_jsonable", "twinkle_events", "twinkle_posterior",
     "twinkle_table",

@@ -39,7 +39,7 @@ ORDER_KEYS = ("var_mu", "mean_sigma", "kl")
 BURDA_ACTIVITY_THRESHOLD = 0.01
 
 
-def kl_to_prior(mu, sigma) -> np.ndarray:
+def kl_per_dim(mu, sigma) -> np.ndarray:
     """KL( N(mu, sigma^2) || N(0, 1) ) per element, same shape as ``mu``."""
     mu = np.asarray(mu, dtype=float)
     s2 = np.asarray(sigma, dtype=float) ** 2
@@ -206,7 +206,7 @@ class NeuronProfile:
         self.std_mu_ = mu.std(axis=0)
         self.var_mu_ = mu.var(axis=0)
         self.mean_sigma_ = sigma.mean(axis=0)
-        self.kl_ = kl_to_prior(mu, sigma).mean(axis=0)
+        self.kl_ = kl_per_dim(mu, sigma).mean(axis=0)
         self.active_variance_ = self.var_mu_.copy()
         self.active_mask_ = self.active_variance_ > BURDA_ACTIVITY_THRESHOLD
         self.sigma_threshold_, self.threshold_rule_, self.mixture_ = self._threshold(self.mean_sigma_)
@@ -253,7 +253,7 @@ class NeuronProfile:
         if groups is not None:
             _, gidx = np.unique(np.asarray(groups).astype(str), return_inverse=True)
             self.n_groups_ = int(gidx.max()) + 1
-        kl = kl_to_prior(mu, sigma)
+        kl = kl_per_dim(mu, sigma)
         counts = np.empty(self.n_bootstrap, dtype=int)
         ranks = {by: np.zeros((self.n_bootstrap, self.n_music_), dtype=int) for by in ORDER_KEYS}
         music = np.flatnonzero(self.music_mask_)

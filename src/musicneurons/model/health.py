@@ -15,7 +15,7 @@ import math
 import numpy as np
 import torch
 
-from .musicvae import kl_to_prior
+from .musicvae import kl_per_window
 
 
 def model_health(model, windows: np.ndarray, batch_size: int = 256) -> dict:
@@ -25,7 +25,7 @@ def model_health(model, windows: np.ndarray, batch_size: int = 256) -> dict:
     windows = np.asarray(windows, np.int64)
     _, mu, sigma = model.encode(windows, batch_size=batch_size)
     recon = model.decode(mu, batch_size=batch_size)
-    kl_bits = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
+    kl_bits = kl_per_window(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
     prof = NeuronProfile(n_bootstrap=0).fit(mu, sigma)
     noise = ~prof.music_mask_
     zeroed = mu.copy()

@@ -471,7 +471,7 @@ def slerp(p0, p1, t: float) -> np.ndarray:
     return (np.sin((1.0 - t) * omega) / so * p0 + np.sin(t * omega) / so * p1).astype(np.float32)
 
 
-def kl_to_prior(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
+def kl_per_window(mu: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """KL(N(mu, sigma^2) || N(0, 1)) per example, summed over dims, in nats (tfp's formula)."""
     return (-torch.log(sigma) + 0.5 * (sigma**2 + mu**2) - 0.5).sum(-1)
 

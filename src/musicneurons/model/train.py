@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from ..melody import MAX_PITCH, MIN_PITCH, PITCH_OFFSET
 from .checkpoint import save_model
 from .config import MusicVAEConfig
-from .musicvae import MusicVAE, beta_schedule, kl_to_prior, learning_rate, sampling_probability
+from .musicvae import MusicVAE, beta_schedule, kl_per_window, learning_rate, sampling_probability
 
 
 def split_by_source(sources: np.ndarray, val_fraction: float = 0.05, seed: int = 0) -> np.ndarray:
@@ -114,7 +114,7 @@ def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.
         logits = model.logits(z, batch)
     ce = F.cross_entropy(logits.reshape(-1, cfg.n_classes), batch.reshape(-1), reduction="none")
     r_loss = ce.view(batch.shape).sum(1).mean()
-    kl = kl_to_prior(mu, sigma)
+    kl = kl_per_window(mu, sigma)
     free_nats = cfg.free_bits * math.log(2.0)
     beta = beta_schedule(cfg, step)
     loss = r_loss + beta * torch.clamp(kl - free_nats, min=0.0).mean()
@@ -138,7 +138,7 @@ def evaluate(model: MusicVAE, windows: np.ndarray, batch_size: int = 256) -> dic
     model.eval()
     _, mu, sigma = model.encode(windows, batch_size=batch_size)
     recon = model.decode(mu, temperature=0.0, batch_size=batch_size)
-    kl_bits = kl_to_prior(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
+    kl_bits = kl_per_window(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
     nll = []
     for i in range(0, len(windows), batch_size):
         ev = torch.from_numpy(np.asarray(windows[i:i + batch_size], np.int64)).to(model.device)
