@@ -121,6 +121,31 @@ def _listing_digest(path) -> str | None:
     return _hash([(display_path(f), f.stat().st_size, int(f.stat().st_mtime)) for f in files if f.is_file()])
 
 
+#: the package's source files each stage's results depend on: their bytes enter the stage key, so a cached
+#: result is reused only when the code that would recompute it is the code that made it
+STAGE_CODE = {
+    "melodies": ("extract.py", "noteseq.py", "sources.py", "midi_reader.py", "corpus.py", "melody.py", "data"),
+    "random": ("randomseq.py", "melody.py"),
+    "encode": ("model/musicvae.py", "model/config.py", "model/checkpoint.py"),
+    "features": ("features",),
+    "analyze": ("analysis", "analysis_io.py", "model/health.py", "model/musicvae.py"),
+    "report": ("report",),
+}
+
+
+def code_digest(kind: str) -> str:
+    """sha256 (16 hex) of the package files a stage kind depends on (:data:`STAGE_CODE`)."""
+    pkg = Path(__file__).resolve().parent
+    h = hashlib.sha256()
+    for rel in STAGE_CODE[kind]:
+        p = pkg / rel
+        files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix in (".py", ".parquet")) if p.is_dir() else [p]
+        for f in files:
+            h.update(str(f.relative_to(pkg)).encode())
+            h.update(f.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _peak_mem_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
@@ -178,6 +203,9 @@ class Run:
         """Run ``fn()`` unless the stage's key matches its record AND every output's content digest matches the
         one recorded when it was written (a truncated, replaced or missing output makes the stage run again,
         saying why). The stage's identity for later stages (``self.keys``) covers its outputs' digests."""
+        kind = name.split("_")[0]
+        if kind in STAGE_CODE:
+            key_obj = {"stage": key_obj, "code": code_digest(kind)}
         key = _hash(key_obj)
         rec_path = self.folder.stage_record(name)
         rec = _read_record(rec_path, self.log)
@@ -195,7 +223,7 @@ class Run:
                 return
             why = f"output changed or missing since it was recorded: {', '.join(bad)}"
         elif rec is not None:
-            why = "settings or inputs changed"
+            why = "settings, inputs or the code that computes it changed"
         self.log(f"  [run]    {name}")
         if why:
             self.log(f"           why: {why}")
