@@ -180,3 +180,38 @@ def test_model_folder_weights_must_be_a_regular_file(tmp_path, kind):
         os.mkfifo(st)
     with pytest.raises(CheckpointMismatch, match="not a regular file"):
         load_model(checkpoint=folder)
+
+
+def test_deeply_nested_magenta_js_manifest_is_one_clear_error(tmp_path):
+    from musicneurons.model.magentajs import read_magenta_js
+    from musicneurons.model.tfcheckpoint import CheckpointError
+
+    folder = _copy(FIX / "js_float32", tmp_path / "js")
+    (folder / "weights_manifest.json").write_text("[" * 200_000 + "]" * 200_000)
+    with pytest.raises(CheckpointError, match="weights_manifest.json: .*nested too deeply"):
+        read_magenta_js(folder)
+    rc, err = _cli_load(["convert", folder, "--config", "cat-mel_2bar_small", "-o", "out"], tmp_path)
+    assert rc == 2 and "weights_manifest.json" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_convert_of_a_garbage_tar_is_one_line_saying_what_was_expected(tmp_path):
+    (tmp_path / "garbage.tar").write_bytes(np.random.default_rng(0).bytes(3000))
+    rc, err = _cli_load(["convert", "garbage.tar", "--config", "cat-mel_2bar_small", "-o", "out"], tmp_path)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1, err
+    assert "garbage.tar: not a readable tar archive" in lines[0] and "Magenta TF checkpoint" in lines[0]
+
+
+@pytest.mark.parametrize("stored, args, says", [
+    ({"model": "no-such-model"}, [], "the model it names (model 'no-such-model'"),
+    ({"model": "cat-mel_2bar_small", "checkpoint": "no/such/ckpt"}, [], "checkpoint no/such/ckpt"),
+    ({}, ["--model", "no-such-model"], "the model asked for: unknown model 'no-such-model'"),
+    ({}, [], "the file names no model"),
+], ids=["stored-name", "stored-checkpoint", "asked-for", "none"])
+def test_decode_with_a_model_that_cannot_load_names_the_latents(tmp_path, stored, args, says):
+    mu = np.zeros((2, 512), np.float32)
+    np.savez(tmp_path / "lat.npz", mu=mu, **{k: np.array(v) for k, v in stored.items()})
+    rc, err = _cli_load(["decode", "lat.npz", *args, "-o", "dec"], tmp_path)
+    lines = err.strip().splitlines()
+    assert rc == 2 and len(lines) == 1 and lines[0].startswith("musicneurons decode: error: lat.npz: "), err
+    assert says in lines[0]

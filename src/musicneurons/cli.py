@@ -211,6 +211,12 @@ def read_latents(path):
         raise UserError(f"{path}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
     if mu.ndim != 2 or mu.dtype.kind != "f" or not np.isfinite(mu).all():
         raise UserError(f"{path}: 'mu' must be a finite float array (N, z), got {mu.dtype} {mu.shape}")
+    from .tables import check_keys
+
+    try:
+        data.update(check_keys(data, len(mu), path))
+    except TableError as e:
+        raise UserError(str(e)) from None
     return mu, data
 
 
@@ -231,10 +237,19 @@ def cmd_decode(a):
     from .model.checkpoint import model_fingerprint
 
     mu, meta = read_latents(a.latents)
-    if a.model is None and a.checkpoint is None and "model" in meta:
+    stored = a.model is None and a.checkpoint is None and "model" in meta
+    if stored:
         a.model = str(meta["model"])
         a.checkpoint = str(meta.get("checkpoint", "")) or None
-    model = _load(a)
+    if a.model is None and a.checkpoint is None:
+        raise UserError(f"{a.latents}: the file names no model; say which: --model NAME (see 'musicneurons models') "
+                        "or --checkpoint PATH")
+    try:
+        model = _load(a)
+    except UserError as e:
+        which = (f"the model it names (model {a.model!r}" + (f", checkpoint {a.checkpoint}" if a.checkpoint else "")
+                 + "; pass --model or --checkpoint to choose another)") if stored else "the model asked for"
+        raise UserError(f"{a.latents}: cannot decode with {which}: {e}") from None
     if "model_fingerprint" in meta and str(meta["model_fingerprint"]) != model_fingerprint(model):
         raise UserError(f"{a.latents}: latents of model {meta.get('model')} ({meta['model_fingerprint']}), not of "
                         f"{a.model or a.checkpoint} ({model_fingerprint(model)}); decode them with their own model")
@@ -455,7 +470,7 @@ def _settings_from_args(a):
         checkpoints={"2bar": a.checkpoint_2bar, "16bar": a.checkpoint_16bar}, keys=keys, workers=a.workers,
         seed=a.seed, sigma_threshold=a.sigma_threshold if a.sigma_threshold == "auto" else float(a.sigma_threshold),
         activation_threshold=a.activation_threshold, metrics=not a.no_metrics,
-        n_intervention_melodies=a.n_intervention_melodies, device=_device(a.device))
+        n_intervention_melodies=a.n_intervention_melodies, device=_device(a.device), windows=a.windows)
 
 
 def _device(name: str) -> str:
@@ -554,8 +569,22 @@ def print_findings(summary: dict):
         base = s.get("baselines") or {}
         perm, untr, trained = base.get("permutation") or {}, base.get("untrained") or {}, base.get("trained") or {}
         top = s.get("music_neurons", [])[:5]
+        groups = s.get("bootstrap_groups")
         print(f"\n{key} ({s.get('model')}): {s['n_music_neurons']} music neurons "
-              f"(mean sigma < {s['sigma_threshold']:.3f}, {s.get('sigma_threshold_rule')}; 95% CI {s.get('n_music_neurons_ci')})")
+              f"(mean sigma < {s['sigma_threshold']:.3f}, {s.get('sigma_threshold_rule')}; 95% CI {s.get('n_music_neurons_ci')}"
+              + (f", cluster bootstrap over {groups} files" if groups else "") + ")")
+        band = (s.get("sensitivity") or {}).get("band") or {}
+        if band:
+            print("  sensitivity: threshold x" + ", x".join(f"{k}: {v['n_music']}" for k, v in sorted(
+                band.items(), key=lambda kv: float(kv[0]))))
+        if s.get("n_leaky_neurons") is not None:
+            share = (s.get("kl_share") or {}).get("leaky")
+            print(f"  non-music dims: {s.get('n_noise_neurons')} noise (Burda-inactive), {s['n_leaky_neurons']} leaky "
+                  f"(Burda-active)" + (f" holding {share * 100:.0f} % of the KL" if share is not None else ""))
+        aw = s.get("analysed_windows") or {}
+        if aw.get("n_in_training") is not None:
+            print(f"  analysed windows: {aw['n_in_training']} from sources the model was trained on, {aw['n_held_out']} "
+                  f"held out (--windows {aw.get('setting')})")
         if health:
             verdict = "passes" if health.get("passes") else "FAILS: " + "; ".join(health.get("failures") or [])
             print(f"  health ({health.get('n_windows')} windows): greedy accuracy {health.get('recon_accuracy', 0):.3f} "
@@ -566,8 +595,11 @@ def print_findings(summary: dict):
         for n in top:
             label = n["category"] if n.get("clears_null") is not False else "below chance"
             null = f", null q99 {n['top_phik_null_q99']:.2f}" if n.get("top_phik_null_q99") is not None else ""
+            stab = (f"  [rank {n['rank_lo']}-{n['rank_hi']}, {n.get('p_same_rank', 0) * 100:.0f} % here]"
+                    if n.get("rank_lo") is not None else "")
             print(f"  rank {n['rank']:2d}  dim {n['latent_index']:3d}  var(mu) {n['var_mu']:.3f}  "
-                  f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({label}, phik {n['top_phik'] or 0:.2f}{null})")
+                  f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({label}, phik {n['top_phik'] or 0:.2f}{null})"
+                  + stab)
         if perm:
             judged = [n for n in s.get("music_neurons", []) if n.get("clears_null") is not None]
             print(f"  permutation null ({perm.get('n_permutations')} shuffles): best-phik q99 median "
@@ -717,6 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--sigma-threshold", type=_sigma_threshold, default="auto", help="'auto' (gap of the sigma distribution) or a number")
     s.add_argument("--activation-threshold", type=_number(float, 0.0, lo_open=True), default=0.1, help="|mu| above which a dim is activated")
     s.add_argument("--n-intervention-melodies", type=COUNT, default=32)
+    s.add_argument("--windows", choices=("all", "held_out"), default="all",
+                   help="all windows (as the paper), or only those of sources the model was not trained on")
     s.add_argument("--no-metrics", action="store_true", help="skip the disentanglement metrics")
     s.add_argument("--workers", type=COUNT, default=1)
     s.add_argument("--seed", type=SEED, default=0)
@@ -745,10 +779,44 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse with a one-line error (``musicneurons CMD: error: ...``, exit 2) instead of usage + error."""
+    """argparse with a one-line error (``musicneurons CMD: error: ...``, exit 2) instead of usage + error; a file
+    name starting with '-' (argparse reads ``-odd.mid`` as ``-o dd.mid``) is an error, or a hint in one, saying
+    to put it after ``--``."""
+
+    _args: list = []
+
+    def parse_known_args(self, args=None, namespace=None):
+        import os
+
+        self._args = list(sys.argv[1:] if args is None else args)
+        if self._subparsers is None:  # a command's own parser: every option it takes is known here
+            taken = [x for x in self._dashed() if os.path.exists(x)]
+            if taken:
+                self.error(f"{taken[0]}: a file name starting with '-' is read as options")
+        return super().parse_known_args(args, namespace)
+
+    def _dashed(self) -> list:
+        """Arguments before any ``--`` that look like file names starting with '-' rather than options."""
+        def number(x):
+            try:
+                return float(x) == float(x)
+            except ValueError:
+                return False
+
+        before = self._args[:self._args.index("--")] if "--" in self._args else self._args
+        return [x for x in before if x.startswith("-") and x != "-" and not number(x)
+                and x.split("=", 1)[0] not in self._option_string_actions and ("." in x or "/" in x)]
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        hint = ""
+        after = self._args[self._args.index("--") + 1:] if "--" in self._args else []
+        if any(x.split("=", 1)[0] in self._option_string_actions for x in after):
+            hint = "; everything after '--' is read as a file name: put the options before it"
+        elif self._dashed():
+            x = self._dashed()[0]
+            hint = (("; put it" if message.startswith(x) else f"; if {x} is a file, put it")
+                    + f" after '--', at the end ({self.prog} ... -- {x}), or write ./{x}")
+        self.exit(2, f"{self.prog}: error: {message}{hint} (see '{self.prog} --help')\n")
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,10 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import warnings
+import zipfile
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +28,11 @@ MIDI_EXTENSIONS = (".mid", ".midi", ".kar", ".smf")
 SCORE_EXTENSIONS = (".abc", ".xml", ".mxl", ".musicxml", ".krn")
 EXTENSIONS = MIDI_EXTENSIONS + SCORE_EXTENSIONS
 FALLBACK_MAX_BYTES = 8 * 2**20  # largest MIDI handed to pretty_midi when the fast scan declines it (a 60 MB one: 140 s)
+MAX_BYTES = 64 * 2**20  # largest source read; also what the members of an .mxl (a zip) may unpack to
+#: music21 builds an ``N/d`` time signature in up to ~6e-5 * N**2 s (N = 256: 4 s; 1000: a minute; 10**9: GBs, then
+#: MemoryError). An ABC file may make it build none above ABC_MAX_METER, and large ones (N > 16) whose N**2 sum to
+#: at most ABC_METER_BUDGET (~2 s) + ABC_METER_PER_BYTE per byte of the file (about half what music21 spends on it).
+ABC_MAX_METER, ABC_METER_BUDGET, ABC_METER_PER_BYTE = 256, 2**15, 4
 
 
 def display_path(path) -> str:
@@ -71,7 +79,7 @@ def find_files(root) -> list[Path]:
     return files
 
 
-def read_source(path, max_bytes: int = 64 * 2**20) -> NoteSeq:
+def read_source(path, max_bytes: int = MAX_BYTES) -> NoteSeq:
     """Read a MIDI or score file; raises :class:`ExtractionError` with a named reason."""
     path = Path(path)
     if not path.is_file():
@@ -82,7 +90,7 @@ def read_source(path, max_bytes: int = 64 * 2**20) -> NoteSeq:
     if size > max_bytes:
         raise ExtractionError(path, "file too large", f"{size} bytes > {max_bytes}")
     if path.suffix.lower() in SCORE_EXTENSIONS:
-        return read_score(path)
+        return read_score(path, max_bytes)
     return read_midi(path.read_bytes(), path)
 
 
@@ -174,10 +182,20 @@ def score_to_noteseq(score, qpm: float = DEFAULT_QPM, expand_repeats: bool = Tru
     return NoteSeq.from_notes(rows, sorted(tss), [(0.0, float(qpm))])
 
 
-def parse_score_file(path):
+def parse_score_file(path, max_bytes: int = MAX_BYTES):
     """music21's parse of a score file WITHOUT its pickle cache: ``converter.parse`` would unpickle
     ``$TMPDIR/music21/<name>.p.gz`` if present (anyone who can write there could run code) and writes and re-reads
-    one after each parse. ``forceSource=True, storePickle=False`` reads only the file itself."""
+    one after each parse. ``forceSource=True, storePickle=False`` reads only the file itself.
+
+    Small files music21 would take minutes or GBs on are refused first (:class:`ExtractionError`): an ``.mxl``
+    whose members unpack to more than ``max_bytes`` ("file too large"), an ABC file whose time signatures and
+    overfull bars exceed :data:`ABC_MAX_METER` or :data:`ABC_METER_BUDGET` ("parse error")."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".abc":
+        return _parse_abc(path)
+    if suffix == ".mxl":
+        _check_mxl(path, max_bytes)
     from music21 import converter
 
     c = converter.Converter()
@@ -185,14 +203,103 @@ def parse_score_file(path):
     return c.stream
 
 
-def read_score(path) -> NoteSeq:
+def _check_mxl(path: Path, max_bytes: int):
+    """Refuse a zip whose members unpack to more than ``max_bytes`` (zipfile never unpacks more than a member's
+    stated size); a file that is not a readable zip is left to music21 (which then reads it as plain XML)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            unpacked = sum(i.file_size for i in z.infolist())
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OverflowError, EOFError):
+        return
+    if unpacked > max_bytes:
+        raise ExtractionError(path, "file too large", f"its zip members unpack to {unpacked} bytes > {max_bytes}")
+
+
+def _parse_abc(path: Path):
+    """An ABC file as music21's ``ConverterABC.parseFile`` reads it (no pickle cache either), refused first
+    ("parse error") when its time signatures would take music21 minutes (:data:`ABC_MAX_METER`): every ``M:n/d``
+    field builds an ``n/d`` signature (already while tokenizing), and every bar holding more than its signature is
+    re-barred with one for the excess (``C1000 D |`` in 4/4: 999/4, a minute)."""
+    from music21 import abcFormat, stream
+
+    text = path.read_text(encoding="utf-8")  # as music21 reads it
+    large = []  # (N, what) of every N/d signature music21 would build with N > 16
+    for data in re.findall(r"(?m)^[ \t]*M:(.*)$", text):  # the lines music21 takes for M: fields
+        field = abcFormat.ABCMetadata("M:" + data)
+        try:
+            field.preParse()
+            n, d, _ = field.getTimeSignatureParameters() or (0, 0, "")
+        except Exception:  # music21 fails on it too, at once
+            continue
+        large += [(n, f"time signature M:{n}/{d}")] if n > 16 else []
+    _check_abc_meters(large, len(text), path)
+    handler = abcFormat.ABCFile().readstr(text)
+    _check_abc_meters(large + _overfull_bars(handler), len(text), path)
+    if handler.definesReferenceNumbers():
+        return abcFormat.translate.abcToStreamOpus(handler)
+    score = stream.Score()
+    abcFormat.translate.abcToStreamScore(handler, score)
+    return score
+
+
+def _overfull_bars(handler) -> list:
+    """(N, what) for every bar music21 would re-bar with an N/d signature, N > 16 (per tune and voice, as
+    ``abcFormat.translate`` does)."""
+    from music21 import abcFormat
+
+    large = []
+    tunes = handler.splitByReferenceNumber().values() if handler.definesReferenceNumbers() else [handler]
+    for tune in tunes:
+        voices = tune.splitByVoice()
+        for part in voices if len(voices) == 1 else [voices[0] + v for v in voices[1:]]:
+            if not part.definesMeasures():  # music21 re-bars only then
+                continue
+            bar, meter = None, ""  # quarter notes per bar, and the M: field
+            for measure in part.splitByMeasure():
+                held = Fraction(0)
+                for t in measure.tokens:
+                    if isinstance(t, abcFormat.ABCMetadata) and t.isMeter():
+                        try:
+                            n, d, _ = t.getTimeSignatureParameters() or (0, 0, "")
+                        except Exception:
+                            continue
+                        bar, meter = (Fraction(4 * n, d), f"{n}/{d}") if n > 0 and d > 0 else (None, "")
+                    elif (isinstance(t, abcFormat.ABCNote) and not t.inGrace
+                          and not (isinstance(t, abcFormat.ABCChord) and not t.subTokens)):  # music21 skips those
+                        ql = t.quarterLength * (t.activeTuplet.tupletMultiplier() if t.activeTuplet else 1)
+                        held += Fraction(ql).limit_denominator(4096)
+                if bar is not None and held > bar:
+                    over = (held - bar) / 4  # the excess in whole notes: music21's signature for it
+                    n = over.numerator * (4 // over.denominator if over.denominator < 4 else 1)
+                    if n > 16:
+                        large.append((n, f"a bar of {float(held):g} quarter notes in {meter} (re-barred as "
+                                         f"{n}/{max(4, over.denominator)})"))
+    return large
+
+
+def _check_abc_meters(large, size: int, path):
+    """Raise the "parse error" for ``large`` [(N, what)] over :data:`ABC_MAX_METER` or the file's budget."""
+    n, what = max(large, default=(0, ""))
+    if n > ABC_MAX_METER:
+        raise ExtractionError(path, "parse error", f"{what}: music21 would take minutes or GBs building a time "
+                              f"signature of {n} beats (at most {ABC_MAX_METER})")
+    cost, budget = sum(k * k for k, _ in large), ABC_METER_BUDGET + ABC_METER_PER_BYTE * size
+    if cost > budget:
+        raise ExtractionError(path, "parse error", f"{len(large)} time signatures of over 16 beats (sum of their "
+                              f"squares {cost} > {budget}; the largest for {what}): music21 would take minutes "
+                              "building them")
+
+
+def read_score(path, max_bytes: int = MAX_BYTES) -> NoteSeq:
     """Parse an ABC/MusicXML/Humdrum file with music21 (the first tune of a multi-tune ABC file)."""
     import music21
 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = parse_score_file(path)
+            parsed = parse_score_file(path, max_bytes)
+    except ExtractionError:
+        raise
     except Exception as e:
         raise ExtractionError(path, "parse error", f"{type(e).__name__}: {e}"[:200]) from None
     if isinstance(parsed, music21.stream.Opus):

@@ -45,7 +45,38 @@ def read_table(path):
         arr = validate_events(arr)
     except ValueError as e:
         raise TableError(f"{p}: {e}") from None
-    return arr, t.drop(columns=["events"])
+    keys = t.drop(columns=["events"])
+    for col, v in check_keys({c: keys[c].to_numpy() for c in keys}, len(keys), p).items():
+        keys[col] = v
+    return arr, keys
+
+
+def check_keys(keys: dict, n: int, name) -> dict:
+    """The ``window`` and ``qpm`` arrays of ``keys`` (a table's or a latents file's), checked: one value per window
+    (``source`` too), windows integers, tempos finite and > 0; returned as int64/float64 (TableError naming
+    ``name`` otherwise)."""
+    out = {}
+    for col in KEY_COLUMNS:
+        if col not in keys:
+            continue
+        v = np.asarray(keys[col])
+        if v.shape != (n,):
+            raise TableError(f"{name}: '{col}' must hold one value per window ({n}), got shape {v.shape}")
+        if col == "source":
+            continue
+        ok = v.dtype.kind in "iuf"
+        if ok and col == "window":
+            ok = v.dtype.kind != "f" or bool(np.isfinite(v).all() and (v == np.round(v)).all())
+        elif ok:
+            good = np.isfinite(v) & (v > 0)
+            if not good.all():
+                i = int(np.argmin(good))
+                raise TableError(f"{name}: 'qpm' must hold tempos > 0 (quarter notes a minute); row {i} holds {v[i]}")
+        if not ok:
+            what = "integers (window indices)" if col == "window" else "numbers (tempos, quarter notes a minute)"
+            raise TableError(f"{name}: '{col}' must hold {what}, got {v.dtype} values like {v[:1].tolist()}")
+        out[col] = v.astype(np.int64 if col == "window" else np.float64)
+    return out
 
 
 def read_events(path) -> np.ndarray:

@@ -15,6 +15,7 @@ and the exception is recorded as the reason.
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 
 import numpy as np
@@ -112,7 +113,7 @@ def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, 
     events : array, shape=(n_windows, T), int
     ids, dims : see :func:`extract_window`.
     workers : int
-        processes; 1 runs in this process.
+        processes (at most the CPU count); 1 runs in this process.
     chunk : int, optional
         windows per task; default 64, fewer when that would leave a worker idle.
 
@@ -123,6 +124,7 @@ def extract_music21(events, ids, dims, workers: int = 1, progress: bool = True, 
     """
     ev = np.asarray(events, dtype=np.int64)
     n = ev.shape[0]
+    workers = max(1, min(int(workers), os.cpu_count() or 1))  # more processes than CPUs only cost memory
     if chunk is None:
         chunk = 64 if workers <= 1 else max(1, min(64, -(-n // (4 * workers))))
     starts = list(range(0, n, chunk))

@@ -47,6 +47,8 @@ def _load_json(path: Path, what: str):
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: invalid JSON ({e})") from e
+    except RecursionError:  # e.g. [[[[...]]]] 200,000 deep
+        raise CheckpointError(f"{path}: invalid {what}: JSON nested too deeply") from None
 
 
 def read_magenta_js_config(folder) -> dict | None:

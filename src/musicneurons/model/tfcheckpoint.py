@@ -352,8 +352,11 @@ def _open_source(path) -> _DirSource | _TarSource:
         try:
             tar = tarfile.open(path, "r:*")
             names = [m.name for m in tar.getmembers() if m.isfile()]
-        except (tarfile.TarError, OSError, EOFError) as e:
-            raise CheckpointError(f"{path}: not a readable tar archive ({e})") from e
+        except (tarfile.TarError, OSError, EOFError) as e:  # "r:*" lists every method it tried, one a line
+            why = ("not a tar file, plain or gzip/bzip2/xz-compressed" if "could not be opened" in str(e)
+                   else " ".join(str(e).split()))
+            raise CheckpointError(f"{path}: not a readable tar archive ({why}); expected a Magenta TF checkpoint "
+                                  f"archive (.tar or .tar.gz holding model.ckpt.index and its .data files)") from e
         indexes = [n for n in names if n.endswith(".index")]
         states = [n for n in names if n.rsplit("/", 1)[-1] == "checkpoint"]
         prefix = None
