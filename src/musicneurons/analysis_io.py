@@ -113,7 +113,7 @@ def analyze_run_model(run, key: str) -> dict:
         with np.load(folder.latents(key, "untrained"), allow_pickle=False) as f:
             mu_u, sigma_u = f["mu"], f["sigma"]
     features = pd.read_parquet(folder.features(key))
-    events, keys = read_table(folder.melodies(key))
+    events, keys = read_table(melodies_path)
     groups = keys["source"].astype(str).to_numpy() if "source" in keys else None
     categories, _ = feature_categories()
     model = run.model(key)
@@ -137,7 +137,6 @@ def analyze_run_model(run, key: str) -> dict:
     a.settings["model"] = {"name": model.cfg.name, "checkpoint": str(s.checkpoints.get(key)),
                            "config": json.loads(model.cfg.to_json())}
     order = a.profile.order_
-    folder = out_dir
     p = a.profile
     prof = pd.DataFrame({
         "latent_index": np.arange(p.n_dims_), "mean_mu": p.mean_mu_, "std_mu": p.std_mu_, "var_mu": p.var_mu_,
@@ -146,38 +145,38 @@ def analyze_run_model(run, key: str) -> dict:
     rank = np.zeros(p.n_dims_, dtype=int)
     rank[order] = np.arange(1, order.size + 1)
     prof["rank"] = rank
-    _write_csv(prof, folder / "profile.csv", index=False)
-    _write_csv(p.sweep(), folder / "sweep.csv", index=False)
+    _write_csv(prof, out_dir / "profile.csv", index=False)
+    _write_csv(p.sweep(), out_dir / "sweep.csv", index=False)
     if a.neuron_correlations:
         for name, df in a.neuron_correlations.items():
             if isinstance(df, pd.DataFrame):
-                _write_csv(df, folder / f"neuron_{name}.csv")
+                _write_csv(df, out_dir / f"neuron_{name}.csv")
     c = a.correlation
     if c is not None:
         for name in ("phik_", "pvalue_", "spearman_", "mi_"):
-            _write_csv(getattr(c, name), folder / f"{name.rstrip('_')}.csv")
-        _write_csv(c.top_features_, folder / "top_features.csv", index=False)
+            _write_csv(getattr(c, name), out_dir / f"{name.rstrip('_')}.csv")
+        _write_csv(c.top_features_, out_dir / "top_features.csv", index=False)
     if a.attributes is not None:
-        _write_csv(a.attributes.comparison_, folder / "attributes.csv", index=False)
+        _write_csv(a.attributes.comparison_, out_dir / "attributes.csv", index=False)
     if a.detector is not None:
         counts = a.detector.counts_
-        _write_csv(counts, folder / "activation.csv", index=False)
-        _write_csv(pd.DataFrame(a.detector.roc_), folder / "roc.csv", index=False)
-    _write_csv(a.twinkle, folder / "twinkle.csv", index=False)
+        _write_csv(counts, out_dir / "activation.csv", index=False)
+        _write_csv(pd.DataFrame(a.detector.roc_), out_dir / "roc.csv", index=False)
+    _write_csv(a.twinkle, out_dir / "twinkle.csv", index=False)
     if a.traversal is not None:
-        _write_csv(a.traversal.response_, folder / "traversal.csv", index=False)
+        _write_csv(a.traversal.response_, out_dir / "traversal.csv", index=False)
     if a.neuron_ablation is not None:
-        _write_csv(a.neuron_ablation.effect_, folder / "neuron_ablation.csv")
+        _write_csv(a.neuron_ablation.effect_, out_dir / "neuron_ablation.csv")
     if a.null is not None:
         _write_csv(pd.DataFrame(a.null.null_, columns=[int(d) for d in a.null.neurons_]),
-                   folder / "null_best_phik.csv", index=False)
+                   out_dir / "null_best_phik.csv", index=False)
     if a.untrained_phik is not None:
-        _write_csv(a.untrained_phik, folder / "untrained_phik.csv")
+        _write_csv(a.untrained_phik, out_dir / "untrained_phik.csv")
     summary = summarize_model(a)
     summary["model"] = a.settings["model"]["name"]
     summary["n_real"] = int(len(mu))
     summary["n_random"] = int(len(mu_random))
     summary["analysed_windows"] = _training_share(melodies_path, s.windows)
     text = json.dumps(summary, indent=1)
-    atomic_write(folder / "summary.json", lambda tmp: tmp.write_text(text))
+    atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(text))
     return summary

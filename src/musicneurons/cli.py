@@ -53,16 +53,6 @@ def _sigma_threshold(text):
 # -- extract / random --------------------------------------------------------------------------------------
 
 
-def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False):
-    """:func:`musicneurons.corpus.extract_sources`; a missing path or empty folder is a :class:`UserError`."""
-    from .corpus import extract_sources as extract
-
-    try:
-        return extract(sources, bars, workers, progress)
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from None
-
-
 def cmd_extract_sharded(a):
     """Folders and files through the partitioned executor (local processes or Dask); resumable."""
     from .executor import collect_extract, collect_rejections, extract_counts, make_executor, sharded_extract
@@ -102,7 +92,9 @@ def cmd_extract(a):
 
     if a.scheduler or a.dask or a.parts or (a.workers > 1 and "builtin" not in a.sources):
         return cmd_extract_sharded(a)
-    results = extract_sources(a.sources, a.bars, a.workers, _progress())
+    from .corpus import extract_sources
+
+    results = extract_sources(a.sources, a.bars, a.workers, _progress())  # a missing path: main's one line
     table = sample_windows(results, per_file=a.per_file, n_files=a.files, seed=a.seed)
     out = Path(a.output)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -405,10 +397,7 @@ def cmd_train(a):
         raise UserError(f"--curriculum-bars must be between 1 and {cfg.bars - 1} for {cfg.name}")
     from .corpus import training_windows
 
-    try:
-        windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers, _progress())
-    except FileNotFoundError as e:
-        raise UserError(str(e)) from None
+    windows, sources, results = training_windows(a.corpus, cfg.bars, a.workers, _progress())
     n_distinct = int(len(np.unique(windows, axis=0)))
     print(f"{len(windows)} {cfg.bars}-bar windows ({n_distinct} distinct) from {len(set(sources))} sources "
           f"({a.corpus}; Magenta's multiset: a window in two sections of a source counts twice)")

@@ -313,10 +313,6 @@ def _digest(strings: Iterable[str]) -> str:
     return h.hexdigest()[:16]
 
 
-def _file_digest(path: Path) -> str:
-    return content_digest(path)[:16]
-
-
 def split(items: Sequence, size: int) -> list[list]:
     """Consecutive partitions of ``size`` items (the last one shorter)."""
     if size < 1:
@@ -552,7 +548,7 @@ def sharded_features(table, out_dir, executor, partition_rows: int = 8192, backe
     ranges = _row_ranges(n, partition_rows)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    _check_manifest(out_dir, {"stage": "features", "table": str(table), "table_digest": _file_digest(table),
+    _check_manifest(out_dir, {"stage": "features", "table": str(table), "table_digest": content_digest(table),
                               "n_rows": n, "partition_rows": partition_rows, "backend": backend,
                               "vectors": vectors, "n_partitions": len(ranges)})
     task = partial(features_partition, table=str(table), backend=backend, vectors=vectors)
@@ -627,7 +623,7 @@ def sharded_encode(table, out_dir, executor, model: str | None = None, checkpoin
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ck = str(Path(checkpoint).resolve()) if checkpoint is not None else None
-    _check_manifest(out_dir, {"stage": "encode", "table": str(table), "table_digest": _file_digest(table),
+    _check_manifest(out_dir, {"stage": "encode", "table": str(table), "table_digest": content_digest(table),
                               "n_rows": n, "partition_rows": partition_rows, "model": model, "checkpoint": ck,
                               "n_partitions": len(ranges)})
     task = partial(encode_partition, table=str(table), model=model, checkpoint=ck, devices=tuple(devices),

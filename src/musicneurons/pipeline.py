@@ -12,6 +12,7 @@ The run folder's layout is :class:`musicneurons.run_folder.RunFolder`'s (one hom
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import platform
@@ -133,6 +134,7 @@ STAGE_CODE = {
 }
 
 
+@functools.lru_cache(maxsize=None)  # the installed files do not change while a run is in progress
 def code_digest(kind: str) -> str:
     """sha256 (16 hex) of the package files a stage kind depends on (:data:`STAGE_CODE`)."""
     pkg = Path(__file__).resolve().parent

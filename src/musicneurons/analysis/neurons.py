@@ -271,8 +271,8 @@ class NeuronProfile:
             t, _, _ = self._threshold(ms, init=self.mixture_)
             mask = ms < t
             counts[b] = int(mask.sum())
+            idx = np.flatnonzero(mask)
             for by, key in (("var_mu", -var), ("mean_sigma", ms), ("kl", -klb)):
-                idx = np.flatnonzero(mask)
                 order = idx[np.argsort(key[idx], kind="stable")]
                 r = np.zeros(self.n_dims_, dtype=int)
                 r[order] = np.arange(1, order.size + 1)
