@@ -68,7 +68,7 @@ def test_model_change_after_an_interrupted_encode_gives_the_new_models_latents(m
     with pytest.raises(KeyboardInterrupt):
         reproduce(run_dir, settings(models[0]), log=lambda *_: None, report=False)
     monkeypatch.setattr(MusicVAE, "encode", original)
-    assert list((run_dir / "latents" / "2bar_real.parts").glob("*.npz"))  # model a's first part is on disk
+    assert list((run_dir / "latents" / "2bar_real.parts").glob("*/part-*.npz"))  # model a's first part is on disk
     reproduce(run_dir, settings(models[1]), log=lambda *_: None, report=False)  # now with model b
     fresh = tmp_path / "fresh"
     reproduce(fresh, settings(models[1]), log=lambda *_: None, report=False)

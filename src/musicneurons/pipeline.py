@@ -201,14 +201,20 @@ class Run:
 
     # -- stage bookkeeping ------------------------------------------------------------------------------
 
+    @staticmethod
+    def stage_key(name: str, key_obj) -> str:
+        """The key a stage records: its settings and inputs (``key_obj``) and, for the stages in ``STAGE_CODE``,
+        a digest of the code that computes it."""
+        kind = name.split("_")[0]
+        if kind in STAGE_CODE:
+            key_obj = {"stage": key_obj, "code": code_digest(kind)}
+        return _hash(key_obj)
+
     def stage(self, name: str, key_obj, outputs: list[Path], fn, verify: bool = True):
         """Run ``fn()`` unless the stage's key matches its record AND every output's content digest matches the
         one recorded when it was written (a truncated, replaced or missing output makes the stage run again,
         saying why). The stage's identity for later stages (``self.keys``) covers its outputs' digests."""
-        kind = name.split("_")[0]
-        if kind in STAGE_CODE:
-            key_obj = {"stage": key_obj, "code": code_digest(kind)}
-        key = _hash(key_obj)
+        key = self.stage_key(name, key_obj)
         rec_path = self.folder.stage_record(name)
         rec = _read_record(rec_path, self.log)
         why = None
