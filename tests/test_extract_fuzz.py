@@ -100,7 +100,7 @@ def valid_random(rng, huge: bool = False) -> bytes:
 def melodic(rng) -> bytes:
     """A clean 4/4 melody on channel 0: these should give windows (guards against a too-lenient test)."""
     tpq = 480
-    events, t = [(0, tempo(120)), (0, time_sig(4, 2))], 0
+    events = [(0, tempo(120)), (0, time_sig(4, 2))]
     for _ in range(int(rng.integers(40, 80))):
         dur = int(rng.choice([1, 2, 4])) * tpq // 4
         p = int(rng.integers(55, 80))

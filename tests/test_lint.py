@@ -9,6 +9,6 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_pyflakes_clean():
-    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "benchmarks"],
+    r = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "src", "scripts", "benchmarks", "tests"],
                        cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout[-4000:] + r.stderr[-2000:]

@@ -7,28 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from musicneurons.model.checkpoint import save_model
-from musicneurons.model.config import get_config
+from conftest import TINY_Z, tiny_settings
 from musicneurons.model.musicvae import MusicVAE
-from musicneurons.pipeline import Run, Settings, reproduce
+from musicneurons.pipeline import Run, reproduce
 
 
-@pytest.fixture(scope="module")
-def tiny_models(tmp_path_factory):
-    d = tmp_path_factory.mktemp("models")
-    torch.manual_seed(0)
-    save_model(MusicVAE(get_config("mn-mel_2bar").with_(enc_rnn_size=(32,), dec_rnn_size=(32,))), d / "m2")
-    return d / "m2"
-
-
-def settings(ckpt):
-    return Settings(n_melodies=120, keys=("2bar",), checkpoints={"2bar": str(ckpt), "16bar": None},
-                    n_intervention_melodies=4, n_traversed=2, metrics=False, encode_chunk=50)
-
-
-def test_killed_during_encoding_resumes_with_identical_results(tmp_path, tiny_models, monkeypatch):
-    s = settings(tiny_models)
-    reproduce(tmp_path / "full", s, log=lambda *_: None, report=False)
+def test_killed_during_encoding_resumes_with_identical_results(tmp_path, tiny_checkpoint, tiny_run, monkeypatch):
+    s = tiny_settings(tiny_checkpoint)
+    full = tiny_run  # the uninterrupted run
 
     # a run that dies in the middle of encoding the real melodies (after the first part file)
     calls = {"n": 0}
@@ -52,11 +38,11 @@ def test_killed_during_encoding_resumes_with_identical_results(tmp_path, tiny_mo
     assert "  [cached] melodies_2bar" in log and "  [cached] random_2bar" in log
     assert "  [run]    encode_2bar_real" in log
     for name in ("2bar_real", "2bar_random"):
-        a = np.load(tmp_path / "full" / "latents" / f"{name}.npz")
+        a = np.load(full / "latents" / f"{name}.npz")
         b = np.load(tmp_path / "killed" / "latents" / f"{name}.npz")
         np.testing.assert_array_equal(a["mu"], b["mu"])
         np.testing.assert_array_equal(a["sigma"], b["sigma"])
-    sa = json.loads((tmp_path / "full" / "analysis" / "summary.json").read_text())["2bar"]
+    sa = json.loads((full / "analysis" / "summary.json").read_text())["2bar"]
     sb = json.loads((tmp_path / "killed" / "analysis" / "summary.json").read_text())["2bar"]
     for key in ("n_music_neurons", "sigma_threshold", "music_neurons", "activation", "ablation"):
         assert sa[key] == sb[key], key
@@ -65,16 +51,14 @@ def test_killed_during_encoding_resumes_with_identical_results(tmp_path, tiny_mo
     log = []
     reproduce(tmp_path / "killed", s, log=log.append, report=False)
     assert not [m for m in log if "[run]" in m]
-    s2 = settings(tiny_models)
-    s2.activation_threshold = 0.2
+    s2 = tiny_settings(tiny_checkpoint, activation_threshold=0.2)
     log = []
     reproduce(tmp_path / "killed", s2, log=log.append, report=False)
     assert [m.split()[-1] for m in log if "[run]" in m] == ["analyze_2bar"]
 
 
-def test_summary_has_the_analysis_fields(tmp_path, tiny_models):
-    reproduce(tmp_path, settings(tiny_models), log=lambda *_: None, report=False)
-    s = json.loads((tmp_path / "analysis" / "summary.json").read_text())["2bar"]
+def test_summary_has_the_analysis_fields(tiny_run):
+    s = json.loads((tiny_run / "analysis" / "summary.json").read_text())["2bar"]
     for k in ("n_music_neurons", "sigma_threshold", "music_neurons", "activation", "ablation", "settings"):
         assert k in s
     for k in ("activated_music_real_mean", "activated_noise_real_mean", "activated_music_random_mean",
@@ -83,23 +67,21 @@ def test_summary_has_the_analysis_fields(tmp_path, tiny_models):
     assert set(s["ablation"]) >= {"recon_accuracy_full", "recon_accuracy_noise_zeroed"}
     for n in s["music_neurons"]:
         assert set(n) >= {"rank", "latent_index", "var_mu", "mean_sigma", "top_feature", "top_phik", "category"}
-    prof = (tmp_path / "analysis" / "2bar" / "profile.csv").read_text().splitlines()
-    assert len(prof) == 1 + 512
+    prof = (tiny_run / "analysis" / "2bar" / "profile.csv").read_text().splitlines()
+    assert len(prof) == 1 + TINY_Z
 
 
-def test_untrained_baseline_stage_permutation_null_and_health(tmp_path, tiny_models):
-    from musicneurons.cli import read_events
+def test_untrained_baseline_stage_permutation_null_and_health(copy_run, tiny_checkpoint):
+    from musicneurons.tables import read_events
     from musicneurons.model.checkpoint import load_model
 
-    s = settings(tiny_models)
-    s.n_permutations = 10
-    log = []
-    reproduce(tmp_path, s, log=log.append, report=False)
-    assert "  [run]    encode_2bar_untrained" in log
+    tmp_path = copy_run
+    s = tiny_settings(tiny_checkpoint)
+    assert s.n_permutations == 10
     rec = json.loads((tmp_path / "stages" / "encode_2bar_untrained.json").read_text())
     assert "2bar_untrained.npz" in rec["outputs"]
     # the untrained latents: the same architecture, Magenta's initialisation, seeded, on the real windows
-    cfg = load_model(checkpoint=tiny_models).cfg
+    cfg = load_model(checkpoint=tiny_checkpoint).cfg
     torch.manual_seed(s.seed)
     _, mu, sigma = MusicVAE(cfg).encode(read_events(tmp_path / "data" / "melodies_2bar.parquet"))
     with np.load(tmp_path / "latents" / "2bar_untrained.npz") as f:

@@ -4,7 +4,6 @@ oversized files each get a named reason (or are skipped), and every extract path
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
