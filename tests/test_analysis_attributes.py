@@ -56,3 +56,18 @@ def test_winner_needs_an_interval_that_excludes_zero():
     assert c["winner"] == "tie" and c["diff_lo"] < 0 < c["diff_hi"]
     point = AttributeVectors(n_bootstrap=0).fit(small, weak).comparison_.iloc[0]
     assert point["winner"] in ("attribute_vector", "single_neuron")
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_bootstrap_spearman_from_counts_equals_spearman_of_each_resample(ties):
+    from musicneurons.analysis.attributes import _abs_spearman, _bootstrap_abs_spearman
+
+    rng = np.random.default_rng(3)
+    n = 157
+    x = rng.integers(0, 4, n).astype(float) if ties else rng.normal(size=n)
+    y = np.round(x + rng.normal(size=n), 0 if ties else 6)
+    idx = [rng.integers(0, n, n) for _ in range(40)] + [np.zeros(n, int)]  # the last resample is constant
+    counts = np.stack([np.bincount(i, minlength=n) for i in idx])
+    want = np.array([_abs_spearman(x[i], y[i]) for i in idx])
+    np.testing.assert_allclose(_bootstrap_abs_spearman([x], y, counts)[0], want, rtol=0, atol=1e-12)
+    assert want[-1] == 0.0 and want[:-1].min() > 0.05

@@ -45,11 +45,11 @@ def run_dir(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("report")
     torch.manual_seed(0)
-    save_model(MusicVAE(get_config("mn-mel_2bar").with_(enc_rnn_size=(32,), dec_rnn_size=(32,))), tmp / "m2")
-    save_model(MusicVAE(get_config("mn-mel_16bar").with_(enc_rnn_size=(16,), dec_rnn_size=(16,))), tmp / "m16")
+    save_model(MusicVAE(get_config("mn-mel_2bar").with_(enc_rnn_size=(32,), dec_rnn_size=(32,), z_size=64)), tmp / "m2")
+    save_model(MusicVAE(get_config("mn-mel_16bar").with_(enc_rnn_size=(16,), dec_rnn_size=(16,), z_size=64)), tmp / "m16")
     root = tmp / "run"
     base = dict(n_melodies=200, checkpoints={"2bar": str(tmp / "m2"), "16bar": str(tmp / "m16")},
-                n_intervention_melodies=8, n_traversed=3, metrics=True)
+                n_intervention_melodies=8, n_traversed=3, metrics=True, n_permutations=20)
     quiet = lambda *a: None  # noqa: E731
     # one thread: on a small shared machine BLAS / torch thread pools mostly spin (2-4x the CPU time)
     n_threads = torch.get_num_threads()
