@@ -253,34 +253,41 @@ class NeuronProfile:
         if groups is not None:
             _, gidx = np.unique(np.asarray(groups).astype(str), return_inverse=True)
             self.n_groups_ = int(gidx.max()) + 1
-        kl = kl_per_dim(mu, sigma)
+        kl, mu2 = kl_per_dim(mu, sigma), mu * mu
         counts = np.empty(self.n_bootstrap, dtype=int)
         ranks = {by: np.zeros((self.n_bootstrap, self.n_music_), dtype=int) for by in ORDER_KEYS}
         music = np.flatnonzero(self.music_mask_)
-        for b in range(self.n_bootstrap):
-            if self.n_groups_:
-                drawn = np.bincount(rng.integers(0, self.n_groups_, self.n_groups_), minlength=self.n_groups_)
-                w = drawn[gidx].astype(float)
-            else:
-                w = rng.multinomial(n, np.full(n, 1.0 / n)).astype(float)
-            wsum = w.sum()
-            ms = (w @ sigma) / wsum
-            m1 = (w @ mu) / wsum
-            var = np.maximum((w @ (mu * mu)) / wsum - m1 * m1, 0.0)
-            klb = (w @ kl) / wsum
-            t, _, _ = self._threshold(ms, init=self.mixture_)
-            mask = ms < t
-            counts[b] = int(mask.sum())
-            idx = np.flatnonzero(mask)
-            for by, key in (("var_mu", -var), ("mean_sigma", ms), ("kl", -klb)):
-                order = idx[np.argsort(key[idx], kind="stable")]
-                r = np.zeros(self.n_dims_, dtype=int)
-                r[order] = np.arange(1, order.size + 1)
-                ranks[by][b] = r[music]
+        block = max(1, min(self.n_bootstrap, 2 ** 24 // max(n, 1)))  # resamples per matrix product (<= 128 MB)
+        for b0 in range(0, self.n_bootstrap, block):
+            # the resample weights (how often each input is drawn), then every weighted mean in one product each
+            W = np.empty((min(block, self.n_bootstrap - b0), n))
+            for i in range(W.shape[0]):
+                if self.n_groups_:
+                    drawn = np.bincount(rng.integers(0, self.n_groups_, self.n_groups_), minlength=self.n_groups_)
+                    W[i] = drawn[gidx]
+                else:
+                    W[i] = rng.multinomial(n, np.full(n, 1.0 / n))
+            W /= W.sum(axis=1, keepdims=True)
+            MS, M1, KL = W @ sigma, W @ mu, W @ kl
+            VAR = np.maximum(W @ mu2 - M1 * M1, 0.0)
+            for i in range(W.shape[0]):
+                self._bootstrap_one(b0 + i, MS[i], VAR[i], KL[i], music, counts, ranks)
         a = (1 - self.ci) / 2
         self.n_music_bootstrap_ = counts
         self.n_music_ci_ = (int(np.floor(np.quantile(counts, a))), int(np.ceil(np.quantile(counts, 1 - a))))
         self.rank_bootstrap_ = ranks
+
+    def _bootstrap_one(self, b, ms, var, klb, music, counts, ranks):
+        """Resample ``b``: the threshold rule on its mean sigma ``ms``, its count and every ordering's ranks."""
+        t, _, _ = self._threshold(ms, init=self.mixture_)
+        mask = ms < t
+        counts[b] = int(mask.sum())
+        idx = np.flatnonzero(mask)
+        for by, key in (("var_mu", -var), ("mean_sigma", ms), ("kl", -klb)):
+            order = idx[np.argsort(key[idx], kind="stable")]
+            r = np.zeros(self.n_dims_, dtype=int)
+            r[order] = np.arange(1, order.size + 1)
+            ranks[by][b] = r[music]
 
     def sensitivity(self, ratios=(30.0, 100.0, 300.0), scale=(0.95, 1.05)) -> dict:
         """How the count moves with the rule's choices: the count the "auto" rule gives at other ``min_gap_ratio``
