@@ -82,3 +82,18 @@ def test_nan_factor_uses_its_own_rows():
     assert r["per_factor"][0] == pytest.approx(1.0 / 3.0)
     s = sap(codes, f)
     assert s["score_matrix"][0, 0] == pytest.approx(sap(codes[:4], f[:4, 0])["score_matrix"][0, 0])
+
+
+def test_discrete_mutual_info_is_sklearns_mutual_info_score_per_pair():
+    from sklearn.metrics import mutual_info_score
+
+    from musicneurons.analysis.metrics import discrete_mutual_info, histogram_discretize
+
+    rng = np.random.default_rng(5)
+    codes = histogram_discretize(rng.normal(size=(700, 6)), 20)
+    factors = np.c_[histogram_discretize(rng.normal(size=(700, 3)), 20), codes[:, :2], np.ones(700, int)]
+    want = np.array([[mutual_info_score(factors[:, j], codes[:, i]) for j in range(factors.shape[1])]
+                     for i in range(codes.shape[1])])
+    got = discrete_mutual_info(codes, factors)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert got[0, 3] > 2.0 and got[:, -1].max() == 0.0  # a code with itself; a constant factor
