@@ -97,3 +97,23 @@ def test_discrete_mutual_info_is_sklearns_mutual_info_score_per_pair():
     got = discrete_mutual_info(codes, factors)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert got[0, 3] > 2.0 and got[:, -1].max() == 0.0  # a code with itself; a constant factor
+
+
+def test_interpretability_reads_the_best_code_from_a_given_mi_table():
+    from musicneurons.analysis.metrics import interpretability
+
+    rng = np.random.default_rng(2)
+    codes = rng.normal(size=(400, 4))
+    factors = np.c_[codes[:, 2] + 0.1 * rng.normal(size=400), codes[:, 0] - codes[:, 1]]
+    knn = interpretability(codes, factors)
+    table = np.zeros((4, 2))
+    table[2, 0] = table[3, 1] = 1.0  # says code 3 is best for factor 1 (the kNN MI says 0 or 1)
+    got = interpretability(codes, factors, mi_table=table, mi_table_source="test")
+    assert knn["best_code"][0] == got["best_code"][0] == 2 and got["best_code"][1] == 3
+    assert got["per_factor"][0] == knn["per_factor"][0] and got["per_factor"][1] < 0.05
+    assert "for 2 of 2 factors" in got["settings"]["mi_table"]
+    nan_col = table.copy()
+    nan_col[:, 1] = np.nan  # no estimate for factor 1: it falls back to kNN
+    assert interpretability(codes, factors, mi_table=nan_col)["best_code"][1] == knn["best_code"][1]
+    with pytest.raises(ValueError, match="mi_table must have shape"):
+        interpretability(codes, factors, mi_table=table[:3])

@@ -246,7 +246,8 @@ def _fit_importance(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_stat
 
 
 def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins: int = 20,
-                     max_samples: int | None = 5000, random_state: int = 0) -> dict:
+                     max_samples: int | None = 5000, random_state: int = 0, mi_table=None,
+                     mi_table_source: str = "given") -> dict:
     """Interpretability metric of Adel et al. (2018) as in AR-VAE.
 
     Parameters
@@ -254,6 +255,12 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
     mi : {"knn", "binned"}
         How the most informative code is chosen: kNN MI (``mutual_info_regression``, as
         AR-VAE) or the binned MI of :func:`mig`.
+    mi_table : array-like, shape=(n_codes, n_factors), optional
+        An MI table already computed for these codes and factors (e.g. the kNN cross-check of
+        :class:`~musicneurons.analysis.NeuronFeatureCorrelation`): the most informative code is read from it
+        instead of computed again; a factor whose column is all NaN falls back to ``mi``.
+    mi_table_source : str
+        How ``mi_table`` was computed, for the settings.
 
     Returns
     -------
@@ -264,15 +271,23 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
     from sklearn.feature_selection import mutual_info_regression
 
     c, f = _check(codes, factors)
+    if mi_table is not None:
+        mi_table = np.asarray(mi_table, dtype=float)
+        if mi_table.shape != (c.shape[1], f.shape[1]):
+            raise ValueError(f"mi_table must have shape {(c.shape[1], f.shape[1])}, got {mi_table.shape}")
     rng = np.random.default_rng(random_state)
     per = np.full(f.shape[1], np.nan)
     best = np.full(f.shape[1], -1)
+    from_table = 0
     for j in range(f.shape[1]):
         rows = np.flatnonzero(~np.isnan(f[:, j]))
         if rows.size < 3 or np.ptp(f[rows, j]) == 0:
             continue
         sel = rows if max_samples is None or rows.size <= max_samples else rng.choice(rows, max_samples, replace=False)
-        if mi == "knn":
+        if mi_table is not None and np.isfinite(mi_table[:, j]).any():
+            m = np.nan_to_num(mi_table[:, j], nan=-np.inf)
+            from_table += 1
+        elif mi == "knn":
             with threads_only():
                 m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state,
                                            n_jobs=-1)
@@ -289,6 +304,8 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
             "per_factor": per, "best_code": best,
             "settings": {"mi": (f"kNN (mutual_info_regression, n_neighbors={n_neighbors})" if mi == "knn"
                                 else f"binned, {bins} uniform bins"), "max_samples": max_samples,
+                         "mi_table": (f"most informative code read from an MI table ({mi_table_source}) for "
+                                      f"{from_table} of {f.shape[1]} factors" if mi_table is not None else None),
                          "score": "R^2 of a 1-D linear regression on the chosen code"}}
 
 

@@ -172,10 +172,16 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         if metrics and order.size > 1:
             kept = out.correlation.feature_names_
             fac = features[kept].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+            c = out.correlation
+            reuse = {}
+            if cross_checks:  # the cross-check's kNN MI of these codes and factors: not estimated twice
+                reuse = {"mi_table": c.mi_.loc[[int(d) for d in order], kept].to_numpy(dtype=float),
+                         "mi_table_source": f"the correlation's kNN cross-check, n_neighbors={c.mi_neighbors}, "
+                                            f"at most {c.mi_max_samples} windows"}
             out.metrics = disentanglement_report(
                 mu[:, order], fac.to_numpy(dtype=float), factor_names=kept,
                 dci_kwargs={"random_state": random_state},
-                interpretability_kwargs={"random_state": random_state})
+                interpretability_kwargs={"random_state": random_state, **reuse})
     if mu_random is not None:
         out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
     if model is not None and decode_fn is None:
