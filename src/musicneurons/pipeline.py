@@ -125,10 +125,12 @@ def _listing_digest(path) -> str | None:
 #: the package's source files each stage's results depend on: their bytes enter the stage key, so a cached
 #: result is reused only when the code that would recompute it is the code that made it
 STAGE_CODE = {
-    "melodies": ("extract.py", "noteseq.py", "sources.py", "midi_reader.py", "corpus.py", "melody.py", "data"),
+    "melodies": ("extract.py", "noteseq.py", "sources.py", "midi_reader.py", "corpus.py", "melody.py", "data",
+                 "executor/extract_shards.py", "executor/partitions.py"),
     "random": ("randomseq.py", "melody.py"),
-    "encode": ("model/musicvae.py", "model/config.py", "model/checkpoint.py"),
-    "features": ("features",),
+    "encode": ("model/musicvae.py", "model/config.py", "model/checkpoint.py",
+               "executor/encode_shards.py", "executor/rows.py", "executor/partitions.py"),
+    "features": ("features", "executor/features_shards.py", "executor/rows.py", "executor/partitions.py"),
     "analyze": ("analysis", "analysis_io.py", "model/health.py", "model/musicvae.py"),
     "report": ("report",),
 }
