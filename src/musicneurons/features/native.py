@@ -104,13 +104,22 @@ def compute_native(events, vectors: bool = False):
     if ev.ndim != 2:
         raise ValueError(f"events must have shape (n_windows, T), got {ev.shape}")
     nt = _Notes(ev)
-    n, t = ev.shape
+    v: dict[str, np.ndarray] = {}
+    hist, pch, pc1 = _pitch_features(nt, v)
+    ih, tot, no_arp, no_turn = _melody_features(nt, v)
+    _rhythm_features(nt, v)
+    if vectors:
+        _vector_features(nt, hist, pch, pc1, ih, tot, v)
+    _attribute_features(nt, pch, v)
+    return v, _nan_reasons(nt, tot, no_arp, no_turn, vectors)
+
+
+def _pitch_features(nt: _Notes, v: dict):
+    """Pitch statistics (P1-P16, P22) into ``v``; returns the pitch and pitch-class histograms and each window's
+    most common pitch class, which the vectors and attributes reuse."""
+    n, t = nt.n_windows, nt.n_steps
     cnt = nt.count.astype(np.float64)
     none = nt.count == 0
-    lt2 = nt.count < 2
-    v: dict[str, np.ndarray] = {}
-
-    # ---------------- pitch histograms ----------------
     hist = np.bincount(nt.row * 128 + nt.pitch, minlength=n * 128).reshape(n, 128)
     pch = np.bincount(nt.row * 12 + nt.pitch % 12, minlength=n * 12).reshape(n, 12)
     # first appearance (local note index) of each (window, pitch): music21's Counter insertion order
@@ -150,8 +159,13 @@ def compute_native(events, vectors: bool = False):
     v["P15"] = _div(hist[:, 73:].sum(axis=1), cnt)
     v["P16"] = pc1.astype(np.float64)
     v["P22"] = np.zeros(n)
+    return hist, pch, pc1
 
-    # ---------------- melodic intervals ----------------
+
+def _melody_features(nt: _Notes, v: dict):
+    """Melodic intervals (M2-M19, m10, m17) into ``v``; returns the interval histogram, the interval counts and
+    the masks of the windows without an arpeggiation interval and without a rising or falling interval."""
+    n = nt.n_windows
     absint = np.abs(nt.interval)
     ih = np.bincount(nt.int_row * 128 + absint, minlength=n * 128).reshape(n, 128)
     tot = ih.sum(axis=1).astype(np.float64)
@@ -178,8 +192,14 @@ def compute_native(events, vectors: bool = False):
     falling = np.bincount(nt.int_row[nt.interval < 0], minlength=n)
     v["m17"] = _div(rising, rising + falling)
     v["M18"], v["M19"] = _arcs(nt)
+    return ih, tot, no_arp, (rising + falling) == 0
 
-    # ---------------- rhythm ----------------
+
+def _rhythm_features(nt: _Notes, v: dict):
+    """Rhythm (R15-R36) into ``v``."""
+    n = nt.n_windows
+    cnt = nt.count.astype(np.float64)
+    none = nt.count == 0
     dur_s = nt.dur * SECONDS_PER_STEP
     last_end = _seg_reduce(np.maximum, nt.end, nt, fill=np.nan)
     v["R15"] = np.where(none, 0.0, _div(cnt, last_end * SECONDS_PER_STEP))
@@ -198,23 +218,34 @@ def compute_native(events, vectors: bool = False):
         v[fid] = np.zeros(n)
     v["R36"] = last_end * SECONDS_PER_STEP
 
-    # ---------------- vectors (normalised like music21: v * (1.0 / sum)) ----------------
-    if vectors:
-        rot = (np.arange(12)[None, :] + pc1[:, None]) % 12
-        fifths = np.zeros_like(pch)
-        fifths[:, (7 * np.arange(12)) % 12] = pch
-        with np.errstate(invalid="ignore", divide="ignore"):
-            inv_cnt = (1.0 / cnt)[:, None]
-            inv_tot = (1.0 / tot)[:, None]
-            m1 = np.where(no_int[:, None], np.nan, ih * inv_tot)
-            p19 = np.where(none[:, None], np.nan, hist * inv_cnt)
-            p20 = np.where(none[:, None], np.nan, np.take_along_axis(pch, rot, axis=1) * inv_cnt)
-            p21 = np.where(none[:, None], np.nan, fifths * inv_cnt)
-        for name, arr in (("M1", m1), ("P19", p19), ("P20", p20), ("P21", p21)):
-            for i in range(arr.shape[1]):
-                v[f"{name}_{i}"] = arr[:, i]
 
-    # ---------------- MusicVAE and AR-VAE attributes ----------------
+def _vector_features(nt: _Notes, hist, pch, pc1, ih, tot, v: dict):
+    """The expanded vector features (M1, P19, P20, P21) into ``v``."""
+    cnt = nt.count.astype(np.float64)
+    none = nt.count == 0
+    no_int = tot == 0
+    # normalised like music21: v * (1.0 / sum)
+    rot = (np.arange(12)[None, :] + pc1[:, None]) % 12
+    fifths = np.zeros_like(pch)
+    fifths[:, (7 * np.arange(12)) % 12] = pch
+    with np.errstate(invalid="ignore", divide="ignore"):
+        inv_cnt = (1.0 / cnt)[:, None]
+        inv_tot = (1.0 / tot)[:, None]
+        m1 = np.where(no_int[:, None], np.nan, ih * inv_tot)
+        p19 = np.where(none[:, None], np.nan, hist * inv_cnt)
+        p20 = np.where(none[:, None], np.nan, np.take_along_axis(pch, rot, axis=1) * inv_cnt)
+        p21 = np.where(none[:, None], np.nan, fifths * inv_cnt)
+    for name, arr in (("M1", m1), ("P19", p19), ("P20", p20), ("P21", p21)):
+        for i in range(arr.shape[1]):
+            v[f"{name}_{i}"] = arr[:, i]
+
+
+def _attribute_features(nt: _Notes, pch, v: dict):
+    """The MusicVAE and AR-VAE attributes into ``v`` (after the pitch and melody features they reuse)."""
+    n, t = nt.n_windows, nt.n_steps
+    cnt = nt.count.astype(np.float64)
+    none = nt.count == 0
+    lt2 = nt.count < 2
     v["mvae_c_diatonic"] = _div(pch[:, C_MAJOR_PCS].sum(axis=1), cnt)
     v["mvae_note_density"] = cnt / t
     v["mvae_avg_interval"] = v["M2"].copy()
@@ -229,6 +260,12 @@ def compute_native(events, vectors: bool = False):
     v["arvae_note_density"] = cnt / t
     v["arvae_contour"] = np.where(lt2, 0.0, last_pitch - first_pitch).astype(np.float64)
 
+
+def _nan_reasons(nt: _Notes, tot, no_arp, no_turn, vectors: bool) -> dict:
+    """id -> (mask, reason) for every feature that can be NaN."""
+    none = nt.count == 0
+    lt2 = nt.count < 2
+    no_int = tot == 0
     reasons = {}
     for fid in ("P1", "P2", "P4", "P10", "P12", "P13", "P14", "P15",
                 "R17", "R18", "R19", "R20", "R21", "R36", "mvae_c_diatonic", "mvae_sync16", "mvae_sync8"):
@@ -237,13 +274,13 @@ def compute_native(events, vectors: bool = False):
                 "R22", "R23", "R24", "R25", "mvae_avg_interval"):
         reasons[fid] = (lt2, LT2_NOTES)
     reasons["M8"] = (no_arp, "no arpeggiation interval among the melodic intervals")
-    reasons["m17"] = ((rising + falling) == 0, "no rising or falling interval")
+    reasons["m17"] = (no_turn, "no rising or falling interval")
     if vectors:
         for name, mask, why in (("M1", no_int, LT2_NOTES), ("P19", none, NO_NOTES),
                                 ("P20", none, NO_NOTES), ("P21", none, NO_NOTES)):
             for i in range(128 if name in ("M1", "P19") else 12):
                 reasons[f"{name}_{i}"] = (mask, why)
-    return v, reasons
+    return reasons
 
 
 def _arcs(nt: _Notes):
