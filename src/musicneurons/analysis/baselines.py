@@ -323,8 +323,14 @@ def trained_reference(mu, phik: pd.DataFrame, order, n_top: int = N_TOP, metrics
 def untrained_baseline(mu, sigma, features: pd.DataFrame, categories: Mapping[str, str], *,
                        sigma_threshold="auto", order_by: str = "var_mu", phik_bins: int = 10, n_top: int = N_TOP,
                        feature_names=None, metrics: bool = False, metrics_n_dims: int | None = None,
-                       random_state: int = 0, seed: int | None = None) -> tuple[dict, pd.DataFrame]:
+                       random_state: int = 0, seed: int | None = None, mi_neighbors: int = 3,
+                       mi_max_samples: int | None = None) -> tuple[dict, pd.DataFrame]:
     """The untrained model's posterior through the trained model's steps (see the module docstring).
+
+    With ``mi_max_samples``, the metrics' Interpretability picks each factor's code from the kNN MI table
+    :func:`~musicneurons.analysis.correlate.mutual_info_rect` (``mi_neighbors``, at most ``mi_max_samples``
+    windows) — the estimator the trained side reads from its correlation cross-check — instead of its own
+    kNN MI on 5000 windows.
 
     Returns
     -------
@@ -361,10 +367,16 @@ def untrained_baseline(mu, sigma, features: pd.DataFrame, categories: Mapping[st
 
         m_dims = int(min(metrics_n_dims or n_top, ranked.size))
         if m_dims > 1:
-            rep = disentanglement_report(mu[:, ranked[:m_dims]], feats.to_numpy(dtype=float),
-                                         factor_names=list(feats.columns),
-                                         dci_kwargs={"random_state": random_state},
-                                         interpretability_kwargs={"random_state": random_state})
+            codes, fac = mu[:, ranked[:m_dims]], feats.to_numpy(dtype=float)
+            interp = {"random_state": random_state}
+            if mi_max_samples is not None:
+                from .correlate import mutual_info_rect
+
+                interp.update(mi_table=mutual_info_rect(codes, fac, mi_neighbors, mi_max_samples, random_state),
+                              mi_table_source=f"kNN MI, n_neighbors={mi_neighbors}, at most {mi_max_samples} "
+                                              "windows, as the trained model's cross-check")
+            rep = disentanglement_report(codes, fac, factor_names=list(feats.columns),
+                                         dci_kwargs={"random_state": random_state}, interpretability_kwargs=interp)
             m_out = {k: v for k, v in rep.items() if k not in ("settings", "per_factor")}
     out = {"init": UNTRAINED_INIT, "seed": seed, "n_dims": int(prof.n_dims_), "n_music_neurons": int(prof.n_music_),
            "sigma_threshold": float(prof.sigma_threshold_), "sigma_threshold_rule": prof.threshold_rule_["rule"],

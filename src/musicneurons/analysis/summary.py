@@ -242,7 +242,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                 untrained_mu, untrained_sigma, features, categories, sigma_threshold=sigma_threshold,
                 order_by=order_by, phik_bins=phik_bins, n_top=n_cmp, feature_names=kept,
                 metrics=metrics and out.metrics is not None, metrics_n_dims=order.size, random_state=random_state,
-                seed=untrained_seed)
+                seed=untrained_seed, mi_neighbors=out.correlation.mi_neighbors,
+                mi_max_samples=out.correlation.mi_max_samples if cross_checks else None)
         trained = trained_reference(mu, out.correlation.phik_, order, n_cmp, out.metrics) if order.size else None
         out.baselines = baselines_summary(out.null, untrained, trained)
         base_settings = {"permutation": out.null.settings_ if out.null is not None else None,
