@@ -70,9 +70,12 @@ def find_files(root) -> list[Path]:
     """Every readable source below ``root`` (a file or a folder), sorted; raises on a missing or empty path."""
     root = Path(root)
     if not root.exists():
-        raise FileNotFoundError(f"{root}: no such file or folder")
+        link = " (a broken or looping symbolic link)" if root.is_symlink() else ""
+        raise FileNotFoundError(f"{root}: no such file or folder{link}")
     if root.is_file():
         return [root]
+    if not root.is_dir():  # a FIFO would block the reader, a device has no end
+        raise FileNotFoundError(f"{root}: not a regular file or folder (a FIFO or device)")
     files = sorted(_walk(root))
     if not files:
         raise FileNotFoundError(f"{root}: folder holds no MIDI/ABC/MusicXML files ({', '.join(EXTENSIONS)})")

@@ -22,6 +22,8 @@ def read_table(path):
     p = Path(path)
     if not p.exists():
         raise TableError(f"{p}: no such file")
+    if not p.is_file():  # a folder, or a FIFO/device that would block the reader
+        raise TableError(f"{p}: not a regular file ({'a folder' if p.is_dir() else 'a FIFO or device'})")
     try:
         names = pq.read_schema(p).names
         t = pd.read_parquet(p, columns=["events"] + [c for c in KEY_COLUMNS if c in names])
