@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def _number(kind, lo=None, hi=None, lo_open=False, hi_open=False):
 COUNT = _number(int, 1)  # a positive count
 NONNEG = _number(int, 0)
 SEED = _number(int, 0, 2**32 - 1)
+
+
+def PATH(text):
+    """An argparse type: a path that is not empty (``Path("")`` is the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty path")
+    return text
 
 
 def _sigma_threshold(text):
@@ -85,10 +93,20 @@ def cmd_extract_sharded(a):
     print(f"rejections: {rej}")
 
 
+def _file_output(path) -> Path:
+    """An output file (a table): one line before any work when it names a folder."""
+    p = Path(path)
+    if p.is_dir() or str(path).endswith(("/", os.sep)):
+        raise UserError(f"{path}: a folder; give -o a file name (e.g. {p / 'melodies.parquet'})")
+    return p
+
+
 def cmd_extract(a):
     from collections import Counter
 
     from .corpus import sample_windows
+
+    _file_output(a.output)
 
     if a.scheduler or a.dask or a.parts or (a.workers > 1 and "builtin" not in a.sources):
         return cmd_extract_sharded(a)
@@ -118,6 +136,8 @@ def cmd_extract(a):
 
 def cmd_random(a):
     from .randomseq import random_table
+
+    _file_output(a.output)
 
     t = random_table(a.n, a.bars, a.seed)
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +215,9 @@ def read_latents(path):
     """latents.npz -> (mu, the other arrays as a dict); one clear error when it is not one."""
     import numpy as np
 
+    p = Path(path)
+    if p.exists() and not p.is_file():  # np.load of a FIFO would block
+        raise UserError(f"{path}: not a regular file ({'a folder' if p.is_dir() else 'a FIFO or device'})")
     try:
         with np.load(path, allow_pickle=False) as f:
             data = {k: f[k] for k in f.files}
@@ -203,6 +226,8 @@ def read_latents(path):
         raise UserError(f"{path}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
     if mu.ndim != 2 or mu.dtype.kind != "f" or not np.isfinite(mu).all():
         raise UserError(f"{path}: 'mu' must be a finite float array (N, z), got {mu.dtype} {mu.shape}")
+    if len(mu) == 0:  # as a melody table with no rows: an empty extraction upstream, not 0 MIDI files and exit 0
+        raise UserError(f"{path}: no latents to decode ('mu' has 0 rows; was the melody table it came from empty?)")
     from .tables import check_keys
 
     try:
@@ -433,6 +458,7 @@ def cmd_train(a):
 def cmd_features(a):
     from .features import catalog_json, compute_features
 
+    _file_output(a.output)
     ev, keys = read_table(a.melodies)
     df = compute_features(ev, backend=a.backend, workers=a.workers, progress=_progress())
     for i, col in enumerate(c for c in ("source", "window") if c in keys):  # join back to the melody table
@@ -472,11 +498,47 @@ def _device(name: str) -> str:
     return name
 
 
+def _first_existing(path: Path) -> Path:
+    """``path`` or its nearest ancestor that exists (where a write into ``path`` would land)."""
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
+
+
+def _read_only(folder: Path) -> bool:
+    """A folder this process cannot write into, or one nobody may (``chmod a-w``: read-only even to root)."""
+    import os
+
+    try:
+        mode = folder.stat().st_mode
+    except OSError:
+        return False
+    return not os.access(folder, os.W_OK) or not mode & 0o222
+
+
+def _refuse_read_only_run(root: Path):
+    """One line, before any work, when the run folder (or one of its subfolders) is read-only."""
+    root = Path(root)
+    if not root.is_dir():
+        if _read_only(_first_existing(root.parent)):
+            raise UserError(f"{_first_existing(root.parent)}: read-only; choose a run folder elsewhere with -o")
+        return
+    try:
+        subs = sorted(p for p in root.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        subs = []
+    for d in (root, *subs):
+        if _read_only(d):
+            raise UserError(f"{d}: the run folder is read-only; copy it somewhere writable to rerun it (its report: "
+                            f"'musicneurons report {root} -o DIR')")
+
+
 def cmd_reproduce(a):
     from .pipeline import reproduce
 
     if a.corpus != "builtin" and not Path(a.corpus).exists():
         raise UserError(f"{a.corpus}: no such file or folder")
+    _refuse_read_only_run(Path(a.output))
     from .fileio import FolderLocked
 
     s = _settings_from_args(a)
@@ -505,6 +567,7 @@ def cmd_analyze(a):
 
     folder = RunFolder(a.run_dir)
     s = Settings.from_dict(folder.read_settings(), str(folder.settings_file))  # NotARunFolder/ValueError: one line
+    _refuse_read_only_run(folder.root)
     try:
         run = Run(folder.root, s)
     except FolderLocked as e:
@@ -533,9 +596,16 @@ def cmd_report(a):
     if not folder.summary_file.exists():
         raise UserError(f"{folder.root}: no analysis/summary.json; run 'musicneurons reproduce -o {folder.root}' first")
     target = Path(a.output) if a.output else folder.report_file
-    where = target.parent if target.parent.exists() else target.parent.parent
-    if not os.access(where, os.W_OK):
-        raise UserError(f"{where}: not writable (a read-only run?); write the report elsewhere with -o FILE.html")
+    if a.output and (target.is_dir() or a.output.endswith(("/", os.sep))):  # -o DIR: DIR/index.html
+        target = target / "index.html"
+    if target.exists() and not target.is_file():
+        raise UserError(f"{target}: not a regular file; give -o a file name (FILE.html) or a folder")
+    where = _first_existing(target.parent)
+    if not where.is_dir():
+        raise UserError(f"{where}: not a folder; cannot write {target}")
+    if _read_only(where):
+        raise UserError(f"{where}: not writable (a read-only run?); write the report elsewhere with -o FILE.html or "
+                        "-o DIR")
     print(f"report: {build_report(folder.root, target)}")
 
 
@@ -623,16 +693,16 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
 
     s = sub.add_parser("extract", help="MIDI/ABC/MusicXML files or folders (or 'builtin') -> melody windows")
-    s.add_argument("sources", nargs="+", help="files, folders (searched recursively) or 'builtin'")
+    s.add_argument("sources", type=PATH, nargs="+", help="files, folders (searched recursively) or 'builtin'")
     s.add_argument("--bars", type=int, choices=(2, 16), default=2)
-    s.add_argument("-o", "--output", required=True, help="output Parquet table")
+    s.add_argument("-o", "--output", type=PATH, required=True, help="output Parquet table")
     s.add_argument("--per-file", type=NONNEG, default=None, help="keep at most K windows per file (seeded; 0 = all)")
     s.add_argument("--files", type=COUNT, default=None, help="sample N files at random (seeded)")
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--workers", type=COUNT, default=1, help="local worker processes (or Dask workers with --dask local)")
     s.add_argument("--scheduler", default=None, help="a Dask scheduler address, e.g. tcp://HOST:8786")
     s.add_argument("--dask", choices=("local",), default=None, help="run on a dask.distributed.LocalCluster")
-    s.add_argument("--parts", default=None, help="partition folder (default OUTPUT.parts); a rerun skips done parts")
+    s.add_argument("--parts", type=PATH, default=None, help="partition folder (default OUTPUT.parts); a rerun skips done parts")
     s.add_argument("--partition-size", type=COUNT, default=256, help="files per partition")
     s.add_argument("--retries", type=NONNEG, default=2, help="retries of a failed partition before it is reported")
     s.set_defaults(fn=cmd_extract)
@@ -641,16 +711,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--n", type=COUNT, default=50000)
     s.add_argument("--bars", type=int, choices=(2, 16), default=2)
     s.add_argument("--seed", type=SEED, default=0)
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("-o", "--output", type=PATH, required=True)
     s.set_defaults(fn=cmd_random)
 
     for name, fn, helptext in (("encode", cmd_encode, "melody table -> latents.npz (mu, sigma)"),
                                ("decode", cmd_decode, "latents.npz -> decoded.parquet + MIDI files")):
         s = sub.add_parser(name, help=helptext)
-        s.add_argument("melodies" if name == "encode" else "latents")
+        s.add_argument("melodies" if name == "encode" else "latents", type=PATH)
         s.add_argument("--model", default=None, help="shipped model name or Magenta config name")
-        s.add_argument("--checkpoint", default=None, help="our folder, a Magenta TF checkpoint/.tar, or a magenta.js folder")
-        s.add_argument("-o", "--output", required=True)
+        s.add_argument("--checkpoint", type=PATH, default=None, help="our folder, a Magenta TF checkpoint/.tar, or a magenta.js folder")
+        s.add_argument("-o", "--output", type=PATH, required=True)
         s.add_argument("--device", default="cpu")
         s.add_argument("--seed", type=SEED, default=0)
         s.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
@@ -663,31 +733,31 @@ def build_parser() -> argparse.ArgumentParser:
         s.set_defaults(fn=fn)
 
     s = sub.add_parser("convert", help="a Magenta checkpoint (TF or magenta.js) -> our safetensors folder")
-    s.add_argument("path")
+    s.add_argument("path", type=PATH)
     s.add_argument("--config", required=True, help="Magenta config name, e.g. cat-mel_2bar_big")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("-o", "--output", type=PATH, required=True)
     s.set_defaults(fn=cmd_convert)
 
     s = sub.add_parser("sample", help="decode N draws z ~ N(0, I) into MIDI (Magenta's --mode sample)")
     s.add_argument("--model", default=None, help="shipped model name (see 'musicneurons models') or Magenta config")
-    s.add_argument("--checkpoint", default=None)
+    s.add_argument("--checkpoint", type=PATH, default=None)
     s.add_argument("--n", type=COUNT, default=8)
     s.add_argument("--temperature", type=_number(float, 0.0), default=0.5, help="0 = greedy argmax")
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--qpm", type=_number(float, 1.0, 1000.0), default=120.0, help="tempo of the MIDI files")
     s.add_argument("--device", default="cpu")
-    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("-o", "--output", type=PATH, required=True, help="output folder")
     s.set_defaults(fn=cmd_sample)
 
     s = sub.add_parser("interpolate", help="A.mid B.mid [C.mid D.mid] -> the melodies between them (slerp / 2-D grid)")
-    s.add_argument("inputs", nargs="+", help="2 MIDI/score files (a line) or 4 (a grid, corners A B / C D)")
+    s.add_argument("inputs", type=PATH, nargs="+", help="2 MIDI/score files (a line) or 4 (a grid, corners A B / C D)")
     s.add_argument("--model", default=None, help="shipped model name or Magenta config")
-    s.add_argument("--checkpoint", default=None)
+    s.add_argument("--checkpoint", type=PATH, default=None)
     s.add_argument("--steps", type=_number(int, 2, 64), default=11, help="points per line (a grid is steps x steps)")
     s.add_argument("--temperature", type=_number(float, 0.0), default=0.0, help="0 = greedy argmax")
     s.add_argument("--qpm", type=_number(float, 1.0, 1000.0), default=120.0, help="tempo of the MIDI files")
     s.add_argument("--device", default="cpu")
-    s.add_argument("-o", "--output", required=True, help="output folder")
+    s.add_argument("-o", "--output", type=PATH, required=True, help="output folder")
     s.set_defaults(fn=cmd_interpolate)
 
     s = sub.add_parser("models", help="the shipped models and Magenta's configs")
@@ -695,8 +765,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("train", help="train a MusicVAE with Magenta's recipe")
     s.add_argument("--config", required=True)
-    s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("--corpus", type=PATH, default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML")
+    s.add_argument("-o", "--output", type=PATH, required=True)
     s.add_argument("--steps", type=COUNT, default=5000)
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--batch-size", type=COUNT, default=None)
@@ -706,7 +776,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--curriculum-bars", type=COUNT, default=None,
                    help="hierarchical models: first train on random crops of this many bars")
     s.add_argument("--curriculum-steps", type=NONNEG, default=0, help="steps of the curriculum")
-    s.add_argument("--init-from", default=None,
+    s.add_argument("--init-from", type=PATH, default=None,
                    help="start from this model folder's weights (same architecture; schedules continue at its step)")
     s.add_argument("--threads", type=COUNT, default=None)
     s.add_argument("--workers", type=COUNT, default=1)
@@ -718,23 +788,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("features", help="melody table -> symbolic features per window")
-    s.add_argument("melodies")
-    s.add_argument("-o", "--output", required=True)
+    s.add_argument("melodies", type=PATH)
+    s.add_argument("-o", "--output", type=PATH, required=True)
     s.add_argument("--backend", choices=("native", "music21"), default="native")
     s.add_argument("--workers", type=COUNT, default=1)
     s.set_defaults(fn=cmd_features)
 
     s = sub.add_parser("reproduce", help="the paper end to end: extract, random, encode, features, analyze, report")
-    s.add_argument("-o", "--output", default="runs/default", help="run folder (resumes if it exists)")
-    s.add_argument("--corpus", default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML (e.g. lmd_full)")
+    s.add_argument("-o", "--output", type=PATH, default="runs/default", help="run folder (resumes if it exists)")
+    s.add_argument("--corpus", type=PATH, default="builtin", help="'builtin' or a folder of MIDI/ABC/MusicXML (e.g. lmd_full)")
     s.add_argument("--n-melodies", type=COUNT, default=50000, help="at most this many real windows per model")
     s.add_argument("--per-file", type=NONNEG, default=5, help="at most K windows per file (0 = all)")
     s.add_argument("--n-random", type=COUNT, default=None, help="random sequences (default: as many as real)")
     s.add_argument("--models", default="2bar,16bar", help="which model keys to run")
     s.add_argument("--model-2bar", default=None, help="shipped name or Magenta config (default mn-mel_2bar)")
-    s.add_argument("--checkpoint-2bar", default=None)
+    s.add_argument("--checkpoint-2bar", type=PATH, default=None)
     s.add_argument("--model-16bar", default=None, help="shipped name or Magenta config (default mn-mel_16bar)")
-    s.add_argument("--checkpoint-16bar", default=None)
+    s.add_argument("--checkpoint-16bar", type=PATH, default=None)
     s.add_argument("--sigma-threshold", type=_sigma_threshold, default="auto", help="'auto' (gap of the sigma distribution) or a number")
     s.add_argument("--activation-threshold", type=_number(float, 0.0, lo_open=True), default=0.1, help="|mu| above which a dim is activated")
     s.add_argument("--n-intervention-melodies", type=COUNT, default=32)
@@ -747,17 +817,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(fn=cmd_reproduce)
 
     s = sub.add_parser("analyze", help="re-run the analysis of a run folder (cached when nothing changed)")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", type=PATH)
     s.add_argument("--force", action="store_true", help="recompute even when the cached analysis is up to date")
     s.set_defaults(fn=cmd_analyze)
 
     s = sub.add_parser("report", help="rebuild RUN_DIR/report/index.html from a run folder (no recomputation)")
-    s.add_argument("run_dir")
-    s.add_argument("-o", "--output", default=None, help="write the report here instead (e.g. for a read-only run)")
+    s.add_argument("run_dir", type=PATH)
+    s.add_argument("-o", "--output", type=PATH, default=None,
+                   help="write the report to this file, or DIR/index.html for a folder (e.g. for a read-only run)")
     s.set_defaults(fn=cmd_report)
 
     s = sub.add_parser("explore", help="a local web app on a run folder: move its music neurons, see and hear the decode")
-    s.add_argument("run_dir")
+    s.add_argument("run_dir", type=PATH)
     s.add_argument("--port", type=_number(int, 0, 65535), default=8765, help="0 = any free port")
     s.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     s.add_argument("--open", action="store_true", help="open the page in the web browser")
@@ -808,6 +879,14 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}{hint} (see '{self.prog} --help')\n")
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def main(argv=None) -> int:
     global _QUIET
     args = build_parser().parse_args(argv)
@@ -819,7 +898,16 @@ def main(argv=None) -> int:
         return 2
     except OSError as e:  # an output path that is a file/folder/read-only, a missing input: one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
-        print(f"musicneurons {args.command}: error: {where}{e.strerror or e}", file=sys.stderr)
+        why = e.strerror or e
+        if isinstance(e, FileExistsError) and e.filename and Path(e.filename).is_file():  # mkdir under a file
+            why = "a file, not a folder"
+        print(f"musicneurons {args.command}: error: {where}{why}", file=sys.stderr)
+        return 2
+    except UnicodeError as e:  # a file name that is not UTF-8 (pyarrow, JSON and HTML take UTF-8 only)
+        names = [x for x in (sys.argv[1:] if argv is None else argv) if not _utf8(str(x))]
+        where = f"{ascii(names[0])[1:-1]}: " if names else ""
+        print(f"musicneurons {args.command}: error: {where}a file name that is not valid UTF-8 ({e.reason}); "
+              "rename it", file=sys.stderr)
         return 2
     except MemoryError:
         print(f"musicneurons {args.command}: error: out of memory; ask for less (fewer windows/samples)",
