@@ -136,3 +136,23 @@ def test_extract_of_a_folder_holding_a_non_utf8_file_name_is_one_rejection(tmp_p
     out = capsys.readouterr().out
     assert rc == 0 and "empty file" in out
     assert len(pd.read_csv(tmp_path / "mel.rejections.csv")) == 1
+
+
+def test_npz_whose_mu_is_not_npy_is_one_line(tiny_checkpoint, tmp_path, capsys):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "lat.npz", "w") as z:  # numpy returns a non-.npy member's raw bytes
+        z.writestr("mu.npy", b"garbage")
+    rc, err = _run_in(capsys, ["decode", tmp_path / "lat.npz", "--checkpoint", tiny_checkpoint, "-o", tmp_path / "d"])
+    assert "lat.npz: 'mu' is not a .npy array inside the .npz (got bytes)" in _one_line(rc, err)
+
+
+@pytest.mark.parametrize("command", ["decode", "sample"])
+def test_a_temperature_so_small_it_overflows_is_one_line(command, tiny_checkpoint, tmp_path, capsys):
+    """1e-320 passes 'finite and >= 0' but logits / 1e-320 is inf: the softmax NaNs and torch raised."""
+    np.savez(tmp_path / "lat.npz", mu=np.zeros((2, 64), np.float32))
+    args = ["decode", tmp_path / "lat.npz"] if command == "decode" else ["sample", "--n", 2]
+    rc, err = _run_in(capsys, [*args, "--checkpoint", tiny_checkpoint, "--temperature", "1e-320",
+                               "-o", tmp_path / "out"])
+    assert "temperature must be 0 (greedy) or at least 1e-06" in _one_line(rc, err)
+    assert not (tmp_path / "out").exists()

@@ -224,6 +224,8 @@ def read_latents(path):
         mu = data.pop("mu")
     except Exception as e:
         raise UserError(f"{path}: cannot read array 'mu' ({type(e).__name__}: {e})") from None
+    if not isinstance(mu, np.ndarray):  # a zip member that is not .npy: numpy hands back its raw bytes
+        raise UserError(f"{path}: 'mu' is not a .npy array inside the .npz (got {type(mu).__name__})")
     if mu.ndim != 2 or mu.dtype.kind != "f" or not np.isfinite(mu).all():
         raise UserError(f"{path}: 'mu' must be a finite float array (N, z), got {mu.dtype} {mu.shape}")
     if len(mu) == 0:  # as a melody table with no rows: an empty extraction upstream, not 0 MIDI files and exit 0

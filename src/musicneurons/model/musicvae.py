@@ -219,6 +219,7 @@ class HierarchicalDecoder(nn.Module):
 
 
 ENCODE_MAX_STEPS = 32 * 1024  # windows x steps per encoder pass (512 two-bar or 128 sixteen-bar windows)
+MIN_TEMPERATURE = 1e-6  # below it sampling is greedy decoding anyway, and logits / temperature overflows
 
 
 def bf16_supported(device) -> bool:
@@ -381,6 +382,8 @@ class MusicVAE(nn.Module):
         """
         if not (temperature >= 0.0 and math.isfinite(temperature)):
             raise ValueError(f"temperature must be a finite number >= 0, got {temperature}")
+        if 0.0 < temperature < MIN_TEMPERATURE:  # logits / temperature would overflow to inf and NaN the softmax
+            raise ValueError(f"temperature must be 0 (greedy) or at least {MIN_TEMPERATURE:g}, got {temperature:g}")
         if as_ != "events":
             from ..music import from_events
 
