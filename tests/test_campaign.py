@@ -156,3 +156,16 @@ def test_a_temperature_so_small_it_overflows_is_one_line(command, tiny_checkpoin
                                "-o", tmp_path / "out"])
     assert "temperature must be 0 (greedy) or at least 1e-06" in _one_line(rc, err)
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("make, says", [
+    (lambda p: p.mkdir(), "a folder, not a MIDI/score file"),
+    (lambda p: os.mkfifo(p), "not a regular file (a FIFO or device)"),
+    (lambda p: os.symlink(p.name, p), "no such file (a broken or looping symbolic link)"),
+    (lambda p: None, "no such file"),
+], ids=["folder", "fifo", "symlink-loop", "missing"])
+def test_interpolate_of_a_path_that_is_no_file_says_what_it_is(make, says, tiny_checkpoint, tmp_path, capsys):
+    make(tmp_path / "a.mid")
+    rc, err = _run_in(capsys, ["interpolate", tmp_path / "a.mid", tmp_path / "a.mid", "--checkpoint", tiny_checkpoint,
+                               "-o", tmp_path / "i"])
+    assert f"a.mid: {says}" in _one_line(rc, err)

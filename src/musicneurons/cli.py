@@ -338,6 +338,12 @@ def cmd_interpolate(a):
 
     if len(a.inputs) not in (2, 4):
         raise UserError(f"interpolate takes 2 or 4 MIDI files, got {len(a.inputs)}")
+    for path in a.inputs:  # before the model loads; the reader's "file not found" would hide a folder or a FIFO
+        p = Path(path)
+        if not p.is_file():
+            why = ("a folder, not a MIDI/score file" if p.is_dir() else "not a regular file (a FIFO or device)"
+                   if p.exists() else "no such file" + (" (a broken or looping symbolic link)" if p.is_symlink() else ""))
+            raise UserError(f"{path}: {why}")
     model = _load(a)
     for path in a.inputs:
         w = model.windows_of(path)
