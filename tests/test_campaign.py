@@ -169,3 +169,22 @@ def test_interpolate_of_a_path_that_is_no_file_says_what_it_is(make, says, tiny_
     rc, err = _run_in(capsys, ["interpolate", tmp_path / "a.mid", tmp_path / "a.mid", "--checkpoint", tiny_checkpoint,
                                "-o", tmp_path / "i"])
     assert f"a.mid: {says}" in _one_line(rc, err)
+
+
+def test_sharded_extract_starts_at_most_one_local_process_per_cpu(tmp_path, monkeypatch, capsys):
+    import musicneurons.executor as executor
+
+    asked = []
+    real = executor.make_executor
+
+    def spy(workers, *rest):
+        asked.append(workers)
+        return real(1, *rest)
+
+    monkeypatch.setattr(executor, "make_executor", spy)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mid").write_bytes(b"")
+    rc = main(["extract", str(tmp_path / "in"), "--workers", "100000", "--parts", str(tmp_path / "parts"),
+               "-o", str(tmp_path / "mel.parquet")])
+    assert rc == 0, capsys.readouterr().err
+    assert asked == [min(100000, os.cpu_count() or 1)]

@@ -75,7 +75,9 @@ def cmd_extract_sharded(a):
     out = Path(a.output)
     out.parent.mkdir(parents=True, exist_ok=True)
     parts = Path(a.parts) if a.parts else out.with_name(out.name + ".parts")
-    with make_executor(a.workers, a.scheduler, a.dask == "local") as ex:
+    # local processes: at most one per CPU (as the unsharded path); --workers 100000 must not fork 100000
+    workers = a.workers if a.scheduler or a.dask else min(a.workers, os.cpu_count() or 1)
+    with make_executor(workers, a.scheduler, a.dask == "local") as ex:
         s = sharded_extract(files, a.bars, parts, ex, partition_size=a.partition_size, retries=a.retries,
                             progress=_progress())
     if s["failed"]:
@@ -625,7 +627,8 @@ def cmd_explore(a):
     except NotARunError as e:
         raise UserError(str(e)) from None
     except OSError as e:
-        raise UserError(f"cannot listen on {a.host}:{a.port} ({e.strerror or e}); pick another with --port") from None
+        raise UserError(f"cannot listen on {a.host}:{a.port} ({e.strerror or e}); pick another --port (or "
+                        "--host)") from None
 
 
 def print_findings(summary: dict):
