@@ -188,3 +188,28 @@ def test_sharded_extract_starts_at_most_one_local_process_per_cpu(tmp_path, monk
                "-o", str(tmp_path / "mel.parquet")])
     assert rc == 0, capsys.readouterr().err
     assert asked == [min(100000, os.cpu_count() or 1)]
+
+
+@pytest.mark.parametrize("target, says", [
+    ("run", "run: a folder holding other files (not a model folder)"),
+    ("fifo", "fifo: not a folder (a FIFO or device)"),
+    ("afile", "afile: a file, not a folder"),
+])
+def test_convert_never_writes_into_a_folder_of_other_files_nor_onto_a_non_folder(target, says, tiny_checkpoint,
+                                                                                 tmp_path, monkeypatch, capsys):
+    import musicneurons.model.checkpoint as checkpoint
+
+    model = checkpoint.load_model(None, checkpoint=tiny_checkpoint)
+    monkeypatch.setattr(checkpoint, "load_model", lambda *a, **k: model)  # a "converted" checkpoint, fast
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "settings.json").write_text("{}")
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "afile").write_text("x")
+    (tmp_path / "ckpt").mkdir()
+    rc, err = _run_in(capsys, ["convert", tmp_path / "ckpt", "--config", "cat-mel_2bar_small", "-o", tmp_path / target])
+    assert says in _one_line(rc, err)
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["settings.json"]
+    rc, err = _run_in(capsys, ["convert", tmp_path / "ckpt", "--config", "cat-mel_2bar_small", "-o", tmp_path / "m"])
+    assert rc == 0, err  # a new folder, and again into the model folder it made
+    rc, err = _run_in(capsys, ["convert", tmp_path / "ckpt", "--config", "cat-mel_2bar_small", "-o", tmp_path / "m"])
+    assert rc == 0, err

@@ -95,11 +95,11 @@ def cmd_extract_sharded(a):
     print(f"rejections: {rej}")
 
 
-def _file_output(path) -> Path:
+def _file_output(path, example="melodies.parquet") -> Path:
     """An output file (a table): one line before any work when it names a folder."""
     p = Path(path)
     if p.is_dir() or str(path).endswith(("/", os.sep)):
-        raise UserError(f"{path}: a folder; give -o a file name (e.g. {p / 'melodies.parquet'})")
+        raise UserError(f"{path}: a folder; give -o a file name (e.g. {p / example})")
     return p
 
 
@@ -139,7 +139,7 @@ def cmd_extract(a):
 def cmd_random(a):
     from .randomseq import random_table
 
-    _file_output(a.output)
+    _file_output(a.output, "random.parquet")
 
     t = random_table(a.n, a.bars, a.seed)
     Path(a.output).parent.mkdir(parents=True, exist_ok=True)
@@ -401,6 +401,9 @@ def cmd_convert(a):
         saved = json.loads((Path(a.path) / "config.json").read_text()).get("name")
         raise UserError(f"{a.path} is already a musicneurons model folder (config {saved}): nothing to convert; "
                         f"use it as it is with --checkpoint {a.path}")
+    out = Path(a.output)
+    if out.is_dir() and not is_model_folder(out) and any(out.iterdir()):  # a run folder, a source tree, ...
+        raise UserError(f"{out}: a folder holding other files (not a model folder); convert into a new or empty one")
     try:
         model = load_model(a.config, checkpoint=a.path)
     except (CheckpointMismatch, ValueError, FileNotFoundError, KeyError) as e:
@@ -468,7 +471,7 @@ def cmd_train(a):
 def cmd_features(a):
     from .features import catalog_json, compute_features
 
-    _file_output(a.output)
+    _file_output(a.output, "features.parquet")
     ev, keys = read_table(a.melodies)
     df = compute_features(ev, backend=a.backend, workers=a.workers, progress=_progress())
     for i, col in enumerate(c for c in ("source", "window") if c in keys):  # join back to the melody table
@@ -910,8 +913,8 @@ def main(argv=None) -> int:
     except OSError as e:  # an output path that is a file/folder/read-only, a missing input: one line
         where = f"{e.filename}: " if getattr(e, "filename", None) else ""
         why = e.strerror or e
-        if isinstance(e, FileExistsError) and e.filename and Path(e.filename).is_file():  # mkdir under a file
-            why = "a file, not a folder"
+        if isinstance(e, FileExistsError) and e.filename and not Path(e.filename).is_dir():  # mkdir on a non-folder
+            why = "a file, not a folder" if Path(e.filename).is_file() else "not a folder (a FIFO or device)"
         print(f"musicneurons {args.command}: error: {where}{why}", file=sys.stderr)
         return 2
     except UnicodeError as e:  # a file name that is not UTF-8 (pyarrow, JSON and HTML take UTF-8 only)
