@@ -10,10 +10,14 @@
   table (``sklearn.metrics.mutual_info_score``), in nats.
 - **SAP** (Kumar et al. 2018), continuous version: score ``[code, factor]`` = squared Pearson
   correlation; SAP = mean over factors of the gap between the two best codes.
-- **DCI** (Eastwood & Williams 2018): importances ``R [code, factor]`` from one
-  ``GradientBoostingRegressor`` per factor (impurity importances); disentanglement and
-  completeness are 1 - normalised entropies weighted by importance (disentanglement_lib's
-  formulas); informativeness is the mean held-out R^2.
+- **DCI** (Eastwood & Williams 2018): importances ``R [code, factor]`` from one gradient-boosted tree
+  ensemble per factor; disentanglement and completeness are 1 - normalised entropies weighted by importance
+  (disentanglement_lib's formulas); informativeness is the mean held-out R^2. ``model="exact"`` is
+  disentanglement_lib's ``GradientBoostingRegressor`` (exact splits, impurity importances); the default
+  ``model="hist"`` is ``HistGradientBoostingRegressor`` with the same ensemble (50 trees, depth 3, learning rate
+  0.1, no early stopping, leaves of >= 1 window) on 255-bin histograms, and as importance each code's total
+  split gain (the same impurity-decrease idea on binned thresholds). It is 9x (2-bar) and 16x (16-bar) faster; on the default run's
+  data D / C / I moved by 0.003 / 0.000 / 0.002 (2-bar) and 0.008 / 0.012 / 0.002 (16-bar).
 - **Interpretability** (Adel et al. 2018, as computed by AR-VAE, Pati & Lerch 2021): per
   factor, the code with the largest kNN mutual information (``mutual_info_regression``),
   then the R^2 of a 1-D linear regression of the factor on that code; mean over factors.
@@ -194,10 +198,16 @@ def dci_from_importance(importance) -> dict:
             "disentanglement_per_code": dis_code, "completeness_per_factor": com_factor}
 
 
+DCI_MODELS = ("hist", "exact")
+
+
 def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: float = 0.3,
-        max_samples: int | None = 5000, random_state: int = 0, n_jobs: int | None = -1) -> dict:
-    """DCI with gradient-boosting importances (one regressor per factor, fitted on ``n_jobs`` processes; the
-    rows of every factor are drawn first, so the result does not depend on ``n_jobs``).
+        max_samples: int | None = 5000, random_state: int = 0, n_jobs: int | None = -1,
+        model: str = "hist") -> dict:
+    """DCI with gradient-boosting importances (one ensemble per factor; the rows of every factor are drawn
+    first, so the result does not depend on ``n_jobs``; factors are fitted on ``n_jobs`` threads). ``model``: "hist"
+    (histogram boosting, split-gain importances) or "exact" (disentanglement_lib's ``GradientBoostingRegressor``,
+    impurity importances); see the module docstring.
 
     Returns
     -------
@@ -207,6 +217,8 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
     """
     from joblib import Parallel, delayed
 
+    if model not in DCI_MODELS:
+        raise ValueError(f"model must be one of {DCI_MODELS}, got {model!r}")
     c, f = _check(codes, factors)
     rng = np.random.default_rng(random_state)
     imp = np.zeros((c.shape[1], f.shape[1]))
@@ -222,8 +234,9 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
         if tr.size < 2 or np.ptp(f[tr, j]) == 0:
             continue
         jobs.append((j, c[tr], f[tr, j], c[te], f[te, j]))
+    fit = _fit_hist_importance if model == "hist" else _fit_importance
     fitted = Parallel(n_jobs=n_jobs, prefer="threads")(  # threads: no worker outlives a killed run
-        delayed(_fit_importance)(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state)
+        delayed(fit)(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state)
         for _, c_tr, f_tr, c_te, f_te in jobs)
     for (j, *_), (importance, score) in zip(jobs, fitted):
         imp[:, j] = importance
@@ -231,10 +244,32 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
     out = dci_from_importance(imp)
     out.update(informativeness=float(np.nanmean(r2)) if np.isfinite(r2).any() else float("nan"),
                informativeness_per_factor=r2, importance=imp,
-               settings={"model": f"GradientBoostingRegressor(n_estimators={n_estimators}, max_depth={max_depth})",
-                         "importance": "impurity-based feature_importances_", "test_size": test_size,
+               settings={"model": (f"GradientBoostingRegressor(n_estimators={n_estimators}, max_depth={max_depth})"
+                                   if model == "exact" else
+                                   f"HistGradientBoostingRegressor(max_iter={n_estimators}, max_depth={max_depth}, "
+                                   "learning_rate=0.1, early_stopping=False, min_samples_leaf=1, max_bins=255)"),
+                         "importance": ("impurity-based feature_importances_" if model == "exact" else
+                                        "total split gain per code over all trees, normalised"),
+                         "test_size": test_size,
                          "max_samples": max_samples, "informativeness": "held-out R^2"})
     return out
+
+
+def _fit_hist_importance(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state):
+    """A ``HistGradientBoostingRegressor`` shaped like disentanglement_lib's ensemble; importance of each code:
+    the gain of every split on it, summed over the trees (scikit-learn keeps them in the fitted predictors'
+    ``nodes`` records: ``feature_idx``, ``gain``, ``is_leaf``), normalised to sum 1."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    model = HistGradientBoostingRegressor(max_iter=n_estimators, max_depth=max_depth, learning_rate=0.1,
+                                          early_stopping=False, min_samples_leaf=1, l2_regularization=0.0,
+                                          max_leaf_nodes=None, random_state=random_state).fit(c_tr, f_tr)
+    gain = np.zeros(c_tr.shape[1])
+    for (tree,) in model._predictors:
+        split = tree.nodes[tree.nodes["is_leaf"] == 0]
+        np.add.at(gain, split["feature_idx"], np.maximum(split["gain"], 0.0))
+    total = gain.sum()
+    return (gain / total if total > 0 else gain), (model.score(c_te, f_te) if len(f_te) > 1 else np.nan)
 
 
 def _fit_importance(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state):
