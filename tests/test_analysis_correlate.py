@@ -157,3 +157,20 @@ def test_affine_copies_of_a_feature_are_dropped_and_named():
     assert c.settings_["dropped_duplicate_features"] == c.dropped_duplicate_
     keep = NeuronFeatureCorrelation(cross_checks=False, drop_duplicates=False).fit(mu, feats, {f: f[0] for f in feats})
     assert len(keep.feature_names_) == 6
+
+
+def test_chi2_dependent_is_phiks_chi2_bit_for_bit():
+    from phik.statistics import get_chi2_using_dependent_frequency_estimates as phik_chi2
+
+    from musicneurons.analysis.bivariate import chi2_dependent
+
+    rng = np.random.default_rng(11)
+    tables = [rng.integers(0, 30, size=(int(rng.integers(2, 11)), int(rng.integers(2, 11)))).astype(float)
+              for _ in range(200)]
+    tables += [np.array([[5.0, 0.0], [1.0, 7.0]]), np.array([[3.0, 0.0, 2.0], [0.0, 0.0, 0.0], [1.0, 0.0, 4.0]]),
+               np.array([[4.0, 4.0], [0.0, 0.0]])]  # Yates' 2 x 2, empty row + column, one non-empty row
+    for t in tables:
+        for lam in ("pearson", "log-likelihood"):
+            assert chi2_dependent(t, lam) == phik_chi2(t, lambda_=lam)
+    with pytest.raises(ValueError, match="lambda_"):
+        chi2_dependent(tables[0], "cressie-read")

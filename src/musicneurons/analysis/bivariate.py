@@ -86,11 +86,35 @@ def phik_from_chi2(chi2: float, n: float, nx: int, ny: int, pedestal: float = 0.
     return float(optimize.brentq(f, 0, 1, xtol=1e-5))
 
 
+def chi2_dependent(observed: np.ndarray, lambda_: str = "log-likelihood") -> float:
+    """phik's ``get_chi2_using_dependent_frequency_estimates``: empty rows and columns dropped, then scipy's
+    ``chi2_contingency(observed, lambda_=lambda_)`` statistic (expected counts from the margins, Yates' correction
+    when dof == 1) — the same arithmetic in the same order, without scipy's per-call overhead (~0.5 ms, which
+    was a third of a neuron x feature table's cost). Equal to phik's value bit for bit (tested)."""
+    o = np.asarray(observed, dtype=float)
+    o = o[~np.all(o == 0, axis=1)]
+    o = o.T[~np.all(o.T == 0, axis=1)].T
+    e = o.sum(axis=1, keepdims=True) * o.sum(axis=0, keepdims=True) / o.sum()
+    dof = e.size - sum(e.shape) + e.ndim - 1
+    if dof == 0:
+        return 0.0
+    if dof == 1:
+        d = e - o
+        o = o + np.minimum(0.5, np.abs(d)) * np.sign(d)
+    if lambda_ == "pearson":
+        terms = (o - e) ** 2 / e
+    elif lambda_ == "log-likelihood":
+        terms = 2.0 * special.xlogy(o, o / e)
+    else:
+        raise ValueError(f"lambda_ must be 'pearson' or 'log-likelihood', got {lambda_!r}")
+    return float(np.sum(terms))
+
+
 def phik_from_hist2d(observed: np.ndarray, noise_correction: bool = True) -> float:
     """``phik.phik.phik_from_hist2d`` with exact cell probabilities (same chi2, pedestal and solver)."""
-    from phik.statistics import estimate_simple_ndof, get_chi2_using_dependent_frequency_estimates
+    from phik.statistics import estimate_simple_ndof
 
     observed = np.asarray(observed, dtype=float)
-    chi2 = get_chi2_using_dependent_frequency_estimates(observed, lambda_="pearson")
+    chi2 = chi2_dependent(observed, lambda_="pearson")
     pedestal = max(estimate_simple_ndof(observed), 0) if noise_correction else 0
     return phik_from_chi2(chi2, observed.sum(), *observed.shape, pedestal=pedestal)

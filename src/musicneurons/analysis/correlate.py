@@ -75,16 +75,17 @@ def contingency(ix: np.ndarray, iy: np.ndarray, nx: int, ny: int) -> np.ndarray:
 
 
 def _phik_and_significance(h: np.ndarray, noise_correction: bool, significance: bool):
-    from phik.significance import significance_from_hist2d
+    from phik.significance import significance_from_chi2_asymptotic
 
-    from .bivariate import phik_from_hist2d
+    from .bivariate import chi2_dependent, phik_from_hist2d
 
     if min(h.shape) < 2:
         return np.nan, np.nan, np.nan
     value = phik_from_hist2d(h, noise_correction=noise_correction)
     if not significance:
         return value, np.nan, np.nan
-    p, z = significance_from_hist2d(h, lambda_="log-likelihood", significance_method="asymptotic")
+    # phik's significance_from_hist2d(h, "log-likelihood", "asymptotic"), its chi2 computed without scipy's overhead
+    p, z = significance_from_chi2_asymptotic(h, chi2_dependent(h, lambda_="log-likelihood"))
     return value, p, z
 
 
