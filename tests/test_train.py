@@ -152,3 +152,32 @@ def test_curriculum_crops_and_hierarchical_encoder(tmp_path):
     hist = json.loads((tmp_path / "train_state.json").read_text())["history"]
     assert [h["steps_per_window"] for h in hist if "steps_per_window" in h] == [64, 64, 64, 256, 256, 256]
     assert {"always_hold_accuracy", "teacher_forced_nll", "kl_above_free_bits"} <= set(final)
+
+
+def test_bf16_training_step_is_close_to_fp32_and_recorded(tmp_path, data):
+    """The GPU recipe's bfloat16 autocast, run on this CPU when it has native bf16 (else a clear error)."""
+    from musicneurons.model.musicvae import MusicVAE, bf16_supported
+    from musicneurons.model.train import train_step
+
+    w, src = data
+    cfg = tiny()
+    batch = torch.from_numpy(w[:32])
+    losses = {}
+    for prec in ("fp32", "bf16"):
+        torch.manual_seed(0)
+        model = MusicVAE(cfg)
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+        losses[prec] = train_step(model, opt, batch, 0, torch.Generator().manual_seed(0), prec)["loss"]
+        assert all(p.dtype == torch.float32 for p in model.parameters())  # weights stay float32
+    assert losses["bf16"] == pytest.approx(losses["fp32"], rel=0.02) and losses["bf16"] != losses["fp32"]
+    with pytest.raises(ValueError, match="precision must be one of"):
+        train_step(model, opt, batch, 0, torch.Generator(), "fp16")
+    if not bf16_supported("cpu"):
+        with pytest.raises(ValueError, match="needs native bfloat16"):
+            train(cfg, w, src, tmp_path, steps=2, progress=False, log=lambda *_: None, precision="bf16")
+        return
+    final = train(cfg, w, src, tmp_path, steps=4, checkpoint_every=4, eval_every=1000, progress=False,
+                  log=lambda *_: None, precision="bf16")
+    state = json.loads((tmp_path / "train_state.json").read_text())
+    assert state["precision"] == final["precision"] == "bf16" and state["device"] == "cpu"
+    assert np.isfinite(final["recon_accuracy"])

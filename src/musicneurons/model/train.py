@@ -11,6 +11,7 @@ checkpoint and resumed gives the same weights as an uninterrupted run. Validatio
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import time
@@ -92,26 +93,39 @@ def crop_bars(windows: np.ndarray, n_bars: int, rng: np.random.Generator, bar_st
     return np.take_along_axis(windows, idx, axis=1)
 
 
-def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.Generator) -> dict:
+PRECISIONS = ("fp32", "bf16")
+
+
+def train_step(model: MusicVAE, opt, batch: torch.Tensor, step: int, gen: torch.Generator,
+               precision: str = "fp32") -> dict:
     """One optimisation step; returns loss, reconstruction loss, KL bits (total and above the free bits), beta,
     accuracy. ``batch`` (B, T) may be shorter than the config's windows for a hierarchical model (a curriculum
-    crop of whole bars)."""
+    crop of whole bars). ``precision="bf16"``: the encoder and decoder run under bfloat16 autocast (the GPU
+    recipe); the posterior, the KL, the loss and the weights stay float32."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     cfg = model.cfg
     for g in opt.param_groups:
         g["lr"] = learning_rate(cfg, step)
     model.train()
-    if batch.shape[1] == cfg.max_seq_len:
+    autocast = (torch.autocast(batch.device.type, dtype=torch.bfloat16) if precision == "bf16"
+                else contextlib.nullcontext())
+    with autocast:
+        if batch.shape[1] == cfg.max_seq_len:
             mu, sigma = model.posterior(batch)
-    else:
-        mu, sigma = model.encoder(model.one_hot(batch))
+        else:
+            mu, sigma = model.encoder(model.one_hot(batch))
+    mu, sigma = mu.float(), sigma.float()
     eps = torch.randn(mu.shape, generator=gen).to(mu.device)  # drawn on the CPU: the same noise on every device
     z = mu + sigma * eps
     p = sampling_probability(cfg, step)
-    if p > 0.0:
-        _, logits = model.decoder.generate(z, batch.shape[1], targets=batch, p_sample=p, temperature=1.0,
-                                           generator=gen)
-    else:
-        logits = model.logits(z, batch)
+    with autocast:
+        if p > 0.0:
+            _, logits = model.decoder.generate(z, batch.shape[1], targets=batch, p_sample=p, temperature=1.0,
+                                               generator=gen)
+        else:
+            logits = model.logits(z, batch)
+    logits = logits.float()
     ce = F.cross_entropy(logits.reshape(-1, cfg.n_classes), batch.reshape(-1), reduction="none")
     r_loss = ce.view(batch.shape).sum(1).mean()
     kl = kl_per_window(mu, sigma)
@@ -208,11 +222,19 @@ def _init_weights(model: MusicVAE, folder: Path) -> int:
     return int(step or 0)
 
 
+def _device_name(device) -> str:
+    """``cpu`` / ``cuda:0 (NVIDIA H200)``: where a model was trained, for its card."""
+    d = torch.device(device)
+    if d.type == "cuda" and torch.cuda.is_available():
+        return f"cuda:{d.index or 0} ({torch.cuda.get_device_name(d.index or 0)})"
+    return str(d)
+
+
 def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir, steps: int, seed: int = 0,
           checkpoint_every: int = 200, eval_every: int = 500, val_fraction: float = 0.05, max_val: int = 2000,
           progress: bool = True, threads: int | None = None, time_limit_s: float | None = None,
           log=print, log_every: int = 50, curriculum_bars: int | None = None, curriculum_steps: int = 0,
-          device="cpu", init_from=None) -> dict:
+          device="cpu", init_from=None, precision: str = "fp32") -> dict:
     """Train (or resume) a model in ``out_dir``; returns the final validation metrics.
 
     ``windows`` (N, T) int events, ``sources`` (N,) their source ids (for the validation split).
@@ -222,8 +244,18 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
     ``init_from``: a model folder (same architecture) whose weights start a new run; the schedules (learning rate,
     beta, scheduled sampling) continue from that model's recorded step, so a finished model can be trained on
     with a changed recipe (e.g. a higher ``max_beta``). The optimizer starts fresh.
+    ``device``/``precision``: where and how the steps run ("bf16": bfloat16 autocast, the GPU recipe; it needs
+    native bf16 matmuls); both are recorded in the card's data section.
     """
     from tqdm import tqdm
+
+    from .musicvae import bf16_supported
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "bf16" and not bf16_supported(torch.device(device)):
+        raise ValueError(f"precision 'bf16' needs native bfloat16 matmuls (a GPU, or a CPU with AVX512-BF16 or "
+                         f"AMX); {device} has none: train with precision 'fp32'")
 
     if threads:
         torch.set_num_threads(threads)
@@ -256,7 +288,8 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
     data_info = {"init_from": str(init_from) if init_from is not None else None,
                  "n_train_windows": int(len(train_w)), "n_val_windows": int(len(val_w)),
                  "n_train_sources": int(np.unique(np.asarray(sources)[~is_val]).size),
-                 "n_val_sources": int(np.unique(np.asarray(sources)[is_val]).size), "seed": seed}
+                 "n_val_sources": int(np.unique(np.asarray(sources)[is_val]).size), "seed": seed,
+                 "device": _device_name(device), "precision": precision}
     t0 = time.time()
     bar = tqdm(total=steps, initial=step, disable=not progress, desc=f"train {cfg.name}", unit="step")
     lo, hi = cfg.transpose_range
@@ -270,7 +303,7 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
         else:
             idx = rng.integers(0, len(train_w), size=cfg.batch_size)
             batch = torch.from_numpy(transpose_windows(train_w[idx], rng, lo, hi)).to(device)
-        m = train_step(model, opt, batch, step, gen)
+        m = train_step(model, opt, batch, step, gen, precision)
         step += 1
         bar.update(1)
         bar.set_postfix(loss=f"{m['loss']:.2f}", kl_bits=f"{m['kl_bits']:.1f}", acc=f"{m['accuracy']:.3f}")
