@@ -427,6 +427,12 @@ def cmd_train(a):
     except KeyError as e:
         raise UserError(str(e).strip('"')) from None
     device = _device(a.device)
+    if a.precision == "bf16":
+        from .model.musicvae import bf16_supported
+
+        if not bf16_supported(device):
+            raise UserError(f"--precision bf16 needs native bfloat16 matmuls (a GPU, or a CPU with AVX512-BF16 or "
+                            f"AMX); {device} has none: use --precision fp32")
     overrides = {k: getattr(a, k) for k in ("batch_size", "free_bits", "max_beta", "beta_rate")
                  if getattr(a, k) is not None}
     if overrides:
@@ -446,8 +452,10 @@ def cmd_train(a):
                   time_limit_s=a.time_limit * 60 if a.time_limit else None,
                   log=lambda m: print(m, flush=True),
                   curriculum_bars=a.curriculum_bars, curriculum_steps=a.curriculum_steps, device=device,
-                  init_from=a.init_from)
+                  init_from=a.init_from, precision=a.precision)
     recipe = "".join(f" --{k.replace('_', '-')} {v}" for k, v in overrides.items())
+    if str(device) != "cpu" or a.precision != "fp32":
+        recipe += f" --device {device} --precision {a.precision}"
     if a.curriculum_bars:
         recipe += f" --curriculum-bars {a.curriculum_bars} --curriculum-steps {a.curriculum_steps}"
     if a.init_from:
@@ -799,6 +807,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--time-limit", type=_number(float, 0.0, lo_open=True), default=None, help="minutes; stop (and checkpoint) after this")
     s.add_argument("--progress", action="store_true", help="show the progress bar even when not on a terminal")
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    s.add_argument("--precision", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: bfloat16 autocast (the GPU recipe; needs native bf16 matmuls)")
     s.set_defaults(fn=cmd_train)
 
     s = sub.add_parser("features", help="melody table -> symbolic features per window")
