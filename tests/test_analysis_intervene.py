@@ -64,3 +64,16 @@ def test_ablating_one_neuron_moves_its_feature_only():
     assert a.effect_.loc[3].abs().sum() == 0.0 and a.changed_[3] == 0.0
     assert list(a.moved_features(0).index) == ["P1"]
     assert a.shift_.loc[0, "P1"] < 0  # mu[:, 0] centred at 1: zeroing lowers the pitch
+
+
+def test_traversal_over_the_prior_range():
+    from scipy.stats import norm
+
+    mu = np.array([[0.0, 1.0, 0.0], [0.5, -1.0, 0.0]])
+    t = Traversal(n_values=5, sweep="prior").fit(mu, [0, 2], decode_fn, features_fn)
+    lo, hi = norm.ppf([0.01, 0.99])
+    np.testing.assert_allclose(t.grid_[2], np.linspace(lo, hi, 5))  # dim 2's mu never moves, the sweep does
+    assert t.effect_.loc[2].fillna(0).max() == 0.0 and t.effect_.loc[0, "P1"] > 1.0
+    assert "prior" in t.settings_["sweep"]
+    with pytest.raises(ValueError, match="sweep must be"):
+        Traversal(sweep="data").fit(mu, [0], decode_fn, features_fn)

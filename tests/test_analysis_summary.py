@@ -59,6 +59,13 @@ def test_summary_keys_and_values():
     moved = {r["latent_index"]: r["feature"] for r in m["interventions"]["ablation_top_moved"]}
     assert moved[7] == "P1" and moved[3] == "R1" and moved[40] is None  # the decoder ignores dim 40
     assert [r["feature"] for r in m["interventions"]["traversal_top_moved"]] == ["P1", "R1"]
+    # the traversal chance level: non-music dims (the decoder ignores them) swept over the prior's range
+    null = m["interventions"]["traversal_null"]
+    assert len(null["dims"]) == 2 and not set(null["dims"]) & set(p.informative.tolist())
+    assert null["kind"] in ("noise", "leaky", "noise and leaky") and null["max_effect"] == 0.0
+    assert all(r["clears_null"] is True and r["null_max_effect"] == 0.0
+               for r in m["interventions"]["traversal_top_moved"])
+    assert m["settings"]["traversal_null"]["dims"] == null["dims"]
     assert m["settings"]["activation"]["activation_threshold"] == 0.1
     assert m["settings"]["correlation"]["phik_bins"] == 10
     # the 16-bar entry without features / random / decoder still has every key, as None

@@ -520,3 +520,12 @@ def test_failing_model_gets_no_paper_verdicts(tmp_path):
     assert "below chance" in m2 and "null q99" in m2
     # the Youden cut of a detector with AUC < 0.5 is not given
     assert "are called music" in m2 and "are called music" not in m16
+
+
+def test_traversals_are_shown_next_to_their_noise_dim_chance_level(html, run_dir):
+    s = json.loads((run_dir / "analysis" / "summary.json").read_text())["2bar"]
+    null = s["interventions"]["traversal_null"]
+    assert null and null["dims"] and (run_dir / "analysis" / "2bar" / "traversal_null.csv").is_file()
+    section = html[html.index('<section id="interventions-2bar"'):]
+    section = section[:section.index("</section>")]
+    assert "Chance level:" in section and f"d{null['dims'][0]}" in section

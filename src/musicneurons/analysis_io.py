@@ -165,6 +165,8 @@ def analyze_run_model(run, key: str) -> dict:
     _write_csv(a.twinkle, out_dir / "twinkle.csv", index=False)
     if a.traversal is not None:
         _write_csv(a.traversal.response_, out_dir / "traversal.csv", index=False)
+    if a.traversal_null is not None:
+        _write_csv(a.traversal_null.response_, out_dir / "traversal_null.csv", index=False)
     if a.neuron_ablation is not None:
         _write_csv(a.neuron_ablation.effect_, out_dir / "neuron_ablation.csv")
     if a.null is not None:

@@ -98,6 +98,10 @@ class Traversal:
         The range swept is these quantiles of the neuron's mu over the population.
     batch_size : int or None
         Largest batch passed to ``decode_fn``.
+    sweep : {"population", "prior"}
+        "population": the ``quantiles`` of the neuron's mu over the population (its observed range);
+        "prior": the ``quantiles`` of the prior N(0, 1) -- the range a music neuron with Var(mu) ~ 1 sweeps,
+        for dims whose mu barely moves (the noise-dim null).
 
     Attributes
     ----------
@@ -112,10 +116,12 @@ class Traversal:
     settings_ : dict
     """
 
-    def __init__(self, n_values: int = 9, quantiles=(0.01, 0.99), batch_size: int | None = 512):
+    def __init__(self, n_values: int = 9, quantiles=(0.01, 0.99), batch_size: int | None = 512,
+                 sweep: str = "population"):
         self.n_values = n_values
         self.quantiles = quantiles
         self.batch_size = batch_size
+        self.sweep = sweep
 
     def fit(self, mu, neurons, decode_fn: DecodeFn, features_fn: FeaturesFn, population_mu=None):
         """Traverse each neuron.
@@ -129,6 +135,10 @@ class Traversal:
         population_mu : array-like, shape=(n_samples, n_dims), optional
             Data whose quantiles set the swept range (default ``mu``).
         """
+        if self.sweep not in ("population", "prior"):
+            raise ValueError(f"sweep must be 'population' or 'prior', got {self.sweep!r}")
+        from scipy.special import ndtri
+
         mu = np.asarray(mu, dtype=float)
         pop = mu if population_mu is None else np.asarray(population_mu, dtype=float)
         n = mu.shape[0]
@@ -136,7 +146,9 @@ class Traversal:
         base_std = base.std(axis=0, ddof=0)
         self.grid_, rows, effect = {}, [], {}
         for d in np.asarray(neurons, dtype=int):
-            grid = np.linspace(*np.quantile(pop[:, d], self.quantiles), self.n_values)
+            lo_hi = ndtri(np.asarray(self.quantiles, float)) if self.sweep == "prior" else \
+                np.quantile(pop[:, d], self.quantiles)
+            grid = np.linspace(*lo_hi, self.n_values)
             self.grid_[int(d)] = grid
             z = np.repeat(mu[None], grid.size, axis=0)  # (n_values, n, n_dims)
             z[:, :, d] = grid[:, None]
@@ -154,6 +166,8 @@ class Traversal:
         self.response_ = pd.DataFrame(rows, columns=["latent_index", "step", "value", "feature", "mean", "std", "n"])
         self.effect_ = pd.DataFrame(effect).T.rename_axis("latent_index")
         self.settings_ = {"n_values": self.n_values, "quantiles": list(self.quantiles),
+                          "sweep": ("quantiles of the prior N(0, 1)" if self.sweep == "prior"
+                                    else "quantiles of the neuron's mu over the population"),
                           "n_melodies": int(n), "decode": "caller's decode_fn (greedy)",
                           "effect": "range of the mean response / std of the feature over unmodified decodes"}
         return self

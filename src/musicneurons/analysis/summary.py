@@ -64,6 +64,8 @@ class LatentAnalysis:
     twinkle: pd.DataFrame | None = None
     neuron_ablation: NeuronAblation | None = None
     traversal: Traversal | None = None
+    traversal_null: Traversal | None = None
+    traversal_null_kind: str | None = None
     null: PhikPermutationNull | None = None
     baselines: dict | None = None
     untrained_phik: pd.DataFrame | None = None
@@ -220,6 +222,19 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         out.neuron_ablation = NeuronAblation().fit(mu[pick], ablated, decode_fn, features_fn)
         out.traversal = Traversal().fit(mu[pick], order[:n_traversed], decode_fn, features_fn, population_mu=mu)
         out.intervention_melodies = pick
+        # the chance level of a traversal effect: as many non-music dims, noise (Burda-inactive) ones first,
+        # swept over the prior's range on the same melodies (a seeded choice of its own stream)
+        pool = [np.flatnonzero(profile.noise_mask_), np.flatnonzero(profile.leaky_mask_)]
+        k = min(n_traversed, sum(p.size for p in pool))
+        if k:
+            null_rng = np.random.default_rng([random_state, 7])
+            chosen = []
+            for p_ in pool:
+                take = min(k - len(chosen), p_.size)
+                chosen += [int(d) for d in np.sort(null_rng.choice(p_, take, replace=False))] if take else []
+            out.traversal_null = Traversal(sweep="prior").fit(mu[pick], chosen, decode_fn, features_fn)
+            out.traversal_null_kind = ("noise" if all(profile.noise_mask_[chosen]) else
+                                       "leaky" if not any(profile.noise_mask_[chosen]) else "noise and leaky")
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     base_settings = None
@@ -263,6 +278,11 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     "neuron_ablation": ({**out.neuron_ablation.settings_, "n_neurons": int(ablated.size),
                                          "max_ablated": max_ablated} if out.neuron_ablation else None),
                     "traversal": out.traversal.settings_ if out.traversal else None,
+                    "traversal_null": ({**out.traversal_null.settings_, "dims": [int(d) for d in out.traversal_null.grid_],
+                                        "kind": out.traversal_null_kind,
+                                        "rule": "a traversal effect clears the null when it exceeds the largest "
+                                                "effect on the same feature among the traversed non-music dims"}
+                                       if out.traversal_null else None),
                     "noise_ablation": decoded_settings,
                     "health": health_settings,
                     "baselines": base_settings,
@@ -273,15 +293,32 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     return out
 
 
-def _top_effects(effect: pd.DataFrame) -> list[dict]:
-    """Per neuron (row) the feature with the largest standardised effect (None if nothing moved)."""
+def _top_effects(effect: pd.DataFrame, null: Traversal | None = None) -> list[dict]:
+    """Per neuron (row) the feature with the largest standardised effect (None if nothing moved); with a
+    traversal ``null``, also the largest null effect on that feature and whether the neuron's effect exceeds it."""
     out = []
+    null_max = null.effect_.max(axis=0, skipna=True) if null is not None and len(null.effect_) else None
     for d, row in effect.iterrows():
         r = row.dropna()
         moved = not r.empty and r.max() > 0
-        out.append({"latent_index": int(d), "feature": str(r.idxmax()) if moved else None,
-                    "effect": float(r.max()) if not r.empty else None})
+        e = {"latent_index": int(d), "feature": str(r.idxmax()) if moved else None,
+             "effect": float(r.max()) if not r.empty else None}
+        if null_max is not None:
+            q = null_max.get(e["feature"]) if e["feature"] is not None else None
+            q = float(q) if q is not None and np.isfinite(q) else (0.0 if e["feature"] is not None else None)
+            e.update(null_max_effect=q, clears_null=(bool(e["effect"] > q) if q is not None else None))
+        out.append(e)
     return out
+
+
+def _null_summary(null: Traversal | None, kind: str | None) -> dict | None:
+    if null is None:
+        return None
+    eff = null.effect_
+    best = eff.max(axis=1, skipna=True) if len(eff) else pd.Series(dtype=float)
+    return {"dims": [int(d) for d in null.grid_], "kind": kind,
+            "max_effect": float(np.nanmax(best.to_numpy(float))) if best.notna().any() else 0.0,
+            "per_dim_max_effect": {str(int(d)): (float(v) if np.isfinite(v) else 0.0) for d, v in best.items()}}
 
 
 def summarize_model(analysis: LatentAnalysis) -> dict:
@@ -354,7 +391,9 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "metrics": ({k: v for k, v in analysis.metrics.items() if k != "settings"} if analysis.metrics else None),
         "interventions": {
             "ablation_top_moved": _top_effects(analysis.neuron_ablation.effect_) if analysis.neuron_ablation else None,
-            "traversal_top_moved": _top_effects(analysis.traversal.effect_) if analysis.traversal else None,
+            "traversal_top_moved": (_top_effects(analysis.traversal.effect_, analysis.traversal_null)
+                                    if analysis.traversal else None),
+            "traversal_null": _null_summary(analysis.traversal_null, analysis.traversal_null_kind),
         },
         "twinkle": (analysis.twinkle[analysis.twinkle["rank"] > 0][
             ["rank", "latent_index", "twinkle_mu", "twinkle_sigma", "mu_percentile"]]

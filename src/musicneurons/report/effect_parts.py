@@ -91,6 +91,21 @@ def _traversal_panels(tr: pd.DataFrame, ranks: dict, n_features: int = 4):
     return panels
 
 
+def _traversal_null_line(s: dict) -> str:
+    """One sentence: the traversal chance level (non-music dims swept over the prior's range) and how many
+    traversed music neurons beat it on their most-moved feature."""
+    iv = s.get("interventions") or {}
+    null, top = iv.get("traversal_null"), iv.get("traversal_top_moved") or []
+    if not null:
+        return "<p>No traversal chance level (no non-music dims to traverse).</p>"
+    judged = [t for t in top if t.get("clears_null") is not None]
+    n_clear = sum(bool(t["clears_null"]) for t in judged)
+    return (f"<p><b>Chance level:</b> traversing {len(null['dims'])} {esc(str(null.get('kind')))} dims "
+            f"({', '.join(f'd{d}' for d in null['dims'])}) over the prior's 1–99 % range on the same melodies moves a "
+            f"feature by at most {null['max_effect']:.2f} (same effect measure); {n_clear} of {len(judged)} traversed "
+            "music neurons move their top feature by more than any of them moves that feature.</p>")
+
+
 def interventions_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
     tr = run.csv(key, "traversal.csv")
     tset = (s.get("settings") or {}).get("traversal") or {}
@@ -106,6 +121,7 @@ def interventions_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
                        "greedily and recompute the features: the features that move most per neuron (range of the "
                        "mean response / pooled std over melodies).",
                        {k: tset.get(k) for k in ("n_values", "quantiles", "n_melodies")}, kind="traversal")
+        body += _traversal_null_line(s)
     else:
         body += empty("No traversals (no music neurons at this threshold, or interventions not run).")
     ex = run.parquet(key, "interventions.parquet")
