@@ -174,3 +174,30 @@ def test_chi2_dependent_is_phiks_chi2_bit_for_bit():
             assert chi2_dependent(t, lam) == phik_chi2(t, lambda_=lam)
     with pytest.raises(ValueError, match="lambda_"):
         chi2_dependent(tables[0], "cressie-read")
+
+
+def test_nominal_features_are_binned_as_phik_categories():
+    """A pitch-class-like nominal column (12 labels): phik_matrix with it declared categorical (not interval)
+    gives our value; with 10 uniform bins two labels would share bins."""
+    from phik import phik_matrix
+
+    from musicneurons.analysis.baselines import phik_tables_rect
+    from musicneurons.analysis.correlate import bin_nominal, nominal_mask
+
+    rng = np.random.default_rng(4)
+    n = 600
+    pc = rng.integers(0, 12, n).astype(float)
+    x = np.c_[np.sin(pc) + 0.3 * rng.normal(size=n), rng.normal(size=n)]  # depends on the label, not its order
+    idx, nb = bin_nominal(np.r_[pc[:5], np.nan])
+    assert nb == len(np.unique(pc[:5])) and idx[-1] == -1
+    df = pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "pc": pc.astype(int).astype(str)})
+    ref = phik_matrix(df, interval_cols=["x0", "x1"], bins=10, njobs=1).loc[["x0", "x1"], "pc"].to_numpy()
+    ph, _, _ = phik_rect(x, pc[:, None], bins=10, y_nominal=[True])
+    np.testing.assert_allclose(ph[:, 0], ref, rtol=0, atol=1e-6)
+    interval, _, _ = phik_rect(x, pc[:, None], bins=10)
+    assert abs(interval[0, 0] - ph[0, 0]) > 1e-3  # the binning matters
+    np.testing.assert_allclose(phik_tables_rect(x, pc[:, None], y_nominal=[True])[:, 0], ph[:, 0], atol=1e-4)
+    assert nominal_mask(["P12", "P16", "R15"]).tolist() == [False, True, False]  # the catalog's choice
+    c = NeuronFeatureCorrelation(cross_checks=False).fit(x, pd.DataFrame({"P16": pc, "P12": x[:, 0]}), {"P16": "P"})
+    assert c.nominal_features_ == ["P16"] and c.settings_["phik_nominal_features"] == ["P16"]
+    np.testing.assert_allclose(c.phik_["P16"].to_numpy(), ph[:, 0])

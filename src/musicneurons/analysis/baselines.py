@@ -63,7 +63,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
-from .correlate import bin_uniform, constant_columns
+from .correlate import bin_column, constant_columns, nominal_mask
 
 N_PERMUTATIONS = 200  # the pipeline's default (Settings.n_permutations)
 NULL_QUANTILE = 0.99
@@ -170,19 +170,24 @@ def _one_hot(bins_idx: np.ndarray, n_bins: int) -> np.ndarray:
     return out
 
 
-def _binned(A: np.ndarray, bins: int) -> np.ndarray:
-    return np.stack([bin_uniform(A[:, j], bins)[0] for j in range(A.shape[1])], axis=1) if A.shape[1] else \
-        np.zeros((A.shape[0], 0), np.int64)
+def _binned(A: np.ndarray, bins: int, nominal=None) -> tuple[np.ndarray, int]:
+    """Bin indices of every column (nominal ones one bin per category) and the widest column's bin count."""
+    if not A.shape[1]:
+        return np.zeros((A.shape[0], 0), np.int64), bins
+    nom = np.zeros(A.shape[1], bool) if nominal is None else np.asarray(nominal, bool)
+    cols = [bin_column(A[:, j], bins, nom[j]) for j in range(A.shape[1])]
+    return np.stack([c[0] for c in cols], axis=1), max([bins] + [c[1] for c in cols])
 
 
-def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True):
+def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True,
+                     y_nominal=None):
     """phik of every column of X against every column of Y (rows of Y taken in the order ``perm``), through the
-    one-hot matrix product; shape (n_x, n_y). The fast counterpart of ``phik_rect(X, Y)[0]``."""
-    bx = _binned(np.asarray(X, float), bins)
-    by = _binned(np.asarray(Y, float), bins)
+    one-hot matrix product; shape (n_x, n_y). The fast counterpart of ``phik_rect(X, Y, y_nominal=...)[0]``."""
+    bx, _ = _binned(np.asarray(X, float), bins)
+    by, wy = _binned(np.asarray(Y, float), bins, y_nominal)
     if perm is not None:
         by = by[perm]
-    H = (_one_hot(bx, bins).T @ _one_hot(by, bins)).reshape(bx.shape[1], bins, by.shape[1], bins)
+    H = (_one_hot(bx, bins).T @ _one_hot(by, wy)).reshape(bx.shape[1], bins, by.shape[1], wy)
     return phik_from_tables(H.transpose(0, 2, 1, 3), noise_correction)
 
 
@@ -208,6 +213,8 @@ class PhikPermutationNull:
         The chance level reported per neuron (0.99).
     noise_correction : bool
     random_state : int
+    nominal : sequence of str, optional
+        Feature ids binned one bin per category (default the catalog's nominal features), as the correlation.
 
     Attributes
     ----------
@@ -219,7 +226,8 @@ class PhikPermutationNull:
     """
 
     def __init__(self, n_permutations: int = N_PERMUTATIONS, bins: int = 10, quantile: float = NULL_QUANTILE,
-                 noise_correction: bool = True, random_state: int = 0):
+                 noise_correction: bool = True, random_state: int = 0, nominal=None):
+        self.nominal = nominal
         self.n_permutations = n_permutations
         self.bins = bins
         self.quantile = quantile
@@ -238,19 +246,20 @@ class PhikPermutationNull:
         f = _clean_features(features, feature_names)
         self.feature_names_ = list(f.columns)
         n, k, nf, b = mu.shape[0], self.neurons_.size, len(self.feature_names_), self.bins
-        Ox = _one_hot(_binned(mu[:, self.neurons_], b), b).T.copy()  # (k*b, n)
-        by = _binned(f.to_numpy(dtype=float), b)
+        Ox = _one_hot(_binned(mu[:, self.neurons_], b)[0], b).T.copy()  # (k*b, n)
+        nom = nominal_mask(self.feature_names_, self.nominal)
+        by, wy = _binned(f.to_numpy(dtype=float), b, nom)  # nominal features: one bin per category
         rng = np.random.default_rng(self.random_state)
         self.null_ = np.full((self.n_permutations, k), np.nan)
         if k and nf:
-            oy = _one_hot(by, b)  # (n, nf*b)
+            oy = _one_hot(by, wy)  # (n, nf*wy)
             # permutations per matrix product: bounded by the one-hot block and by the 2-D histograms it gives
-            per = max(1, min(int(max_block_bytes // max(oy.nbytes, 1)), int(max_block_cells // (k * nf * b * b))))
+            per = max(1, min(int(max_block_bytes // max(oy.nbytes, 1)), int(max_block_cells // (k * nf * b * wy))))
             p = 0
             while p < self.n_permutations:
                 m = min(per, self.n_permutations - p)
                 block = np.concatenate([oy[rng.permutation(n)] for _ in range(m)], axis=1)  # (n, m*nf*b)
-                H = (Ox @ block).reshape(k, b, m, nf, b).transpose(2, 0, 3, 1, 4)  # (m, k, nf, b, b)
+                H = (Ox @ block).reshape(k, b, m, nf, wy).transpose(2, 0, 3, 1, 4)  # (m, k, nf, b, wy)
                 ph = phik_from_tables(H, self.noise_correction)  # (m, k, nf)
                 with np.errstate(all="ignore"):
                     self.null_[p:p + m] = np.where(np.isnan(ph).all(axis=2), np.nan,
@@ -266,7 +275,8 @@ class PhikPermutationNull:
             "shuffle": "rows of the feature table permuted across windows (one seeded permutation of all features "
                        "at once), neurons fixed",
             "statistic": "per neuron the best phik over the features (the top feature's phik)",
-            "phik": f"{b} uniform bins per column (as the correlation), noise correction {self.noise_correction}, "
+            "phik": f"{b} uniform bins per column, nominal features one bin per category (as the correlation), "
+                    f"noise correction {self.noise_correction}, "
                     f"2-D histograms by one-hot matrix products, chi2 -> rho by interpolation on {RHO_GRID} rho values",
             "random_state": self.random_state, "n_features": nf, "n_samples": int(n),
         }

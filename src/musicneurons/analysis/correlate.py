@@ -62,6 +62,34 @@ def bin_uniform(x, bins: int = 10) -> tuple[np.ndarray, int]:
     return idx, bins
 
 
+def bin_nominal(x) -> tuple[np.ndarray, int]:
+    """Bin a nominal column as phik bins a categorical one: one bin per distinct finite value (sorted order).
+
+    Returns ``idx`` (n_samples,), int64, ``-1`` for NaN, and the number of bins."""
+    x = np.asarray(x, dtype=float)
+    ok = ~np.isnan(x)
+    idx = np.full(x.shape, -1, dtype=np.int64)
+    if not ok.any():
+        return idx, 0
+    values, inv = np.unique(x[ok], return_inverse=True)
+    idx[ok] = inv.ravel()
+    return idx, int(values.size)
+
+
+def bin_column(x, bins: int = 10, nominal: bool = False) -> tuple[np.ndarray, int]:
+    """:func:`bin_nominal` for a nominal column, else :func:`bin_uniform`."""
+    return bin_nominal(x) if nominal else bin_uniform(x, bins)
+
+
+def nominal_mask(names, nominal=None) -> np.ndarray:
+    """Which of the feature ids ``names`` are nominal: ``nominal`` ids, or the catalog's
+    :data:`~musicneurons.features.catalog.NOMINAL_FEATURES` when None."""
+    if nominal is None:
+        from ..features.catalog import NOMINAL_FEATURES as nominal
+    nominal = set(map(str, nominal))
+    return np.array([str(n) in nominal for n in names], dtype=bool)
+
+
 def contingency(ix: np.ndarray, iy: np.ndarray, nx: int, ny: int) -> np.ndarray:
     """2-D histogram of two binned columns, rows with a -1 dropped, empty rows/cols removed.
 
@@ -90,8 +118,9 @@ def _phik_and_significance(h: np.ndarray, noise_correction: bool, significance: 
 
 
 def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance: bool = True,
-              progress: bool = False):
-    """phik between every column of ``X`` and every column of ``Y`` (all interval columns).
+              progress: bool = False, y_nominal=None):
+    """phik between every column of ``X`` (interval) and every column of ``Y`` (interval, or nominal where
+    ``y_nominal`` is True: one bin per category).
 
     Parameters
     ----------
@@ -118,7 +147,8 @@ def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance:
     if X.ndim != 2 or Y.ndim != 2 or X.shape[0] != Y.shape[0]:
         raise ValueError(f"X and Y must be 2-D with the same rows, got {X.shape} and {Y.shape}")
     bx = [bin_uniform(X[:, i], bins) for i in range(X.shape[1])]
-    by = [bin_uniform(Y[:, j], bins) for j in range(Y.shape[1])]
+    nom = np.zeros(Y.shape[1], bool) if y_nominal is None else np.asarray(y_nominal, bool)
+    by = [bin_column(Y[:, j], bins, nom[j]) for j in range(Y.shape[1])]
     out = np.full((3, X.shape[1], Y.shape[1]), np.nan)
     rows = enumerate(bx)
     if progress:
@@ -317,6 +347,11 @@ class NeuronFeatureCorrelation:
     progress : bool
         Show a progress bar while computing phik.
     random_state : int
+    drop_duplicates : bool
+        Drop features that are affine copies of an earlier one (:func:`duplicate_columns`).
+    nominal : sequence of str, optional
+        Feature ids whose values are category labels, binned one bin per category in phik (default the
+        catalog's :data:`~musicneurons.features.catalog.NOMINAL_FEATURES`, e.g. P16 most common pitch class).
 
     Attributes
     ----------
@@ -346,8 +381,9 @@ class NeuronFeatureCorrelation:
     def __init__(self, bins: int = 10, noise_correction: bool = True, significance: bool = True,
                  cross_checks: bool = True, mi_neighbors: int = 3, mi_max_samples: int | None = 2000,
                  top_k: int = 5, alpha: float = 0.01, progress: bool = False, random_state: int = 0,
-                 drop_duplicates: bool = True):
+                 drop_duplicates: bool = True, nominal=None):
         self.bins = bins
+        self.nominal = nominal
         self.drop_duplicates = drop_duplicates
         self.noise_correction = noise_correction
         self.significance = significance
@@ -395,8 +431,10 @@ class NeuronFeatureCorrelation:
         def frame(a):
             return pd.DataFrame(a, index=idx, columns=cols)
 
+        nom = nominal_mask(self.feature_names_, self.nominal)
+        self.nominal_features_ = [f for f, m in zip(self.feature_names_, nom) if m]
         ph, p, z = phik_rect(X, Y, bins=self.bins, noise_correction=self.noise_correction,
-                             significance=self.significance, progress=self.progress)
+                             significance=self.significance, progress=self.progress, y_nominal=nom)
         self.phik_, self.pvalue_, self.z_ = frame(ph), frame(p), frame(z)
         n_cells = max(int(np.isfinite(p).sum()), 1)
         self.significant_ = frame(np.nan_to_num(p, nan=1.0) < self.alpha / n_cells)
@@ -407,7 +445,9 @@ class NeuronFeatureCorrelation:
         self._summaries()
         self.settings_ = {
             "phik_bins": self.bins,
-            "phik_binning": "uniform, min..max of each column (phik interval binning)",
+            "phik_binning": "uniform, min..max of each column (phik interval binning); nominal features one bin "
+                            "per category (phik categorical binning)",
+            "phik_nominal_features": list(self.nominal_features_),
             "phik_noise_correction": self.noise_correction,
             "significance": "phik asymptotic G-test (log-likelihood), ndof=(r-1)(c-1)" if self.significance else None,
             "significant": f"p < {self.alpha} / n_cells (Bonferroni)" if self.significance else None,

@@ -171,21 +171,26 @@ _ATTRIBUTES = [
 ]
 
 
+NOMINAL_FEATURES = ("P16",)  # values are category labels (pitch classes 0..11), not quantities: phik bins
+# them one bin per value instead of 10 uniform bins
+
+
 def _build():
     out = []
     for fid, name, cat, meaning, nan_when, const, note in _JSYMBOLIC:
         out.append(dict(id=fid, name=name, category=cat, meaning=meaning, source="music21.jSymbolic",
                         kind="scalar", constant=const is not None, constant_reason=const,
-                        nan_when=nan_when, note=note))
+                        nan_when=nan_when, note=note, scale="nominal" if fid in NOMINAL_FEATURES else "interval"))
     for fid, name, cat, n, meaning in _VECTORS:
         for i in range(n):
             out.append(dict(id=f"{fid}_{i}", name=f"{name} {i}", category=cat, meaning=meaning.format(i=i),
                             source="music21.jSymbolic", kind="vector", constant=False, constant_reason=None,
                             nan_when="no notes" if fid != "M1" else "fewer than 2 notes",
-                            note=f"bin {i} of {fid}, normalised to sum 1 (music21 raises on an empty histogram)"))
+                            note=f"bin {i} of {fid}, normalised to sum 1 (music21 raises on an empty histogram)",
+                            scale="interval"))
     for fid, name, cat, src, meaning, nan_when, note in _ATTRIBUTES:
         out.append(dict(id=fid, name=name, category=cat, meaning=meaning, source=src, kind="scalar",
-                        constant=False, constant_reason=None, nan_when=nan_when, note=note))
+                        constant=False, constant_reason=None, nan_when=nan_when, note=note, scale="interval"))
     return out
 
 
