@@ -692,6 +692,12 @@ def print_findings(summary: dict):
                   f"{untr.get('median_best_phik_top') or 0:.2f} ({untr.get(k)} >= {k.rsplit('_', 1)[-1] if k else '?'})"
                   f" vs trained {trained.get('median_best_phik_top') or 0:.2f} ({trained.get(k)}); untrained music "
                   f"neurons by the same rule: {untr.get('n_music_neurons')} ({untr.get('sigma_threshold_rule')})")
+        tnull = (s.get("interventions") or {}).get("traversal_null")
+        if tnull:
+            top = [t for t in (s["interventions"].get("traversal_top_moved") or []) if t.get("clears_null") is not None]
+            print(f"  traversals: {sum(bool(t['clears_null']) for t in top)} of {len(top)} traversed neurons move their "
+                  f"top feature more than {len(tnull['dims'])} {tnull.get('kind')} dims swept over the prior's range "
+                  f"(null max effect {tnull.get('max_effect') or 0:.2f})")
         if act.get("auc") is not None:
             cut = (f"; cut <= {act['noise_count_cut']:g}" if act.get("noise_count_cut") is not None
                    and act["auc"] >= 0.5 else "")
