@@ -201,3 +201,17 @@ def test_nominal_features_are_binned_as_phik_categories():
     c = NeuronFeatureCorrelation(cross_checks=False).fit(x, pd.DataFrame({"P16": pc, "P12": x[:, 0]}), {"P16": "P"})
     assert c.nominal_features_ == ["P16"] and c.settings_["phik_nominal_features"] == ["P16"]
     np.testing.assert_allclose(c.phik_["P16"].to_numpy(), ph[:, 0])
+
+
+def test_benjamini_hochberg_beside_bonferroni():
+    p = make_planted_latents(n_samples=800, random_state=3)
+    c = NeuronFeatureCorrelation(cross_checks=False).fit(p.mu, p.features, p.categories, p.informative)
+    pv, q = c.pvalue_.to_numpy(), c.qvalue_.to_numpy()
+    fin = np.isfinite(pv)
+    assert (q[fin] >= pv[fin] - 1e-15).all() and (q[fin] <= 1).all()
+    bonf, bh = c.significant_.to_numpy(), c.significant_bh_.to_numpy()
+    assert (bh | ~bonf).all()  # BH keeps every Bonferroni discovery
+    s = c.significance_summary_
+    assert s["n_cells"] == fin.sum() and 0 < s["share_bonferroni"] <= s["share_bh"] <= 1
+    # the planted neurons' own features are discoveries under both
+    assert bool(c.significant_.loc[int(p.informative[0]), "P1"]) and bool(c.significant_bh_.loc[int(p.informative[0]), "P1"])

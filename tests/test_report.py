@@ -529,3 +529,10 @@ def test_traversals_are_shown_next_to_their_noise_dim_chance_level(html, run_dir
     section = html[html.index('<section id="interventions-2bar"'):]
     section = section[:section.index("</section>")]
     assert "Chance level:" in section and f"d{null['dims'][0]}" in section
+
+
+def test_significance_shares_are_stated_beside_the_heatmap(html, run_dir):
+    sig = json.loads((run_dir / "analysis" / "summary.json").read_text())["2bar"]["significance"]
+    assert sig["n_cells"] > 0 and 0 <= sig["share_bonferroni"] <= sig["share_bh"] <= 1
+    section = html[html.index('<section id="features-2bar"'):]
+    assert "pass Bonferroni" in section[:section.index("</section>")]

@@ -681,6 +681,10 @@ def print_findings(summary: dict):
             print(f"  rank {n['rank']:2d}  dim {n['latent_index']:3d}  var(mu) {n['var_mu']:.3f}  "
                   f"sigma {n['mean_sigma']:.3f}  top {n['top_feature']} ({label}, phik {n['top_phik'] or 0:.2f}{null})"
                   + stab)
+        sig = s.get("significance") or {}
+        if sig.get("share_bonferroni") is not None:
+            print(f"  significance: {sig['share_bonferroni']:.0%} of {sig['n_cells']} neuron x feature cells pass "
+                  f"Bonferroni, {sig['share_bh']:.0%} BH (alpha {sig['alpha']:g}); labels use the permutation null")
         if perm:
             judged = [n for n in s.get("music_neurons", []) if n.get("clears_null") is not None]
             print(f"  permutation null ({perm.get('n_permutations')} shuffles): best-phik q99 median "

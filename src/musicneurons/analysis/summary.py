@@ -383,6 +383,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
         "order_by": p.order_by,
         "sigma_threshold_sweep": p.sweep().to_dict(orient="list"),
         "music_neurons": neurons,
+        "significance": c.significance_summary_ if c is not None else None,
         "dropped_constant_features": c.dropped_constant_ if c is not None else None,
         "dropped_duplicate_features": c.dropped_duplicate_ if c is not None else None,
         "category_neurons": category_neurons,

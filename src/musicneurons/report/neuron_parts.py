@@ -221,6 +221,12 @@ def features_part(run: RunResults, key: str, s: dict, ranks: dict) -> str:
         body += "<h4>Top features per neuron</h4>" + _split_table(
             [r[1:] for r in rows], ["neuron", "dominant", "strongest features (phik, Spearman ρ)"], raw=(0, 1, 2),
             what="neurons")
+    sig = s.get("significance") or {}
+    if sig.get("share_bonferroni") is not None:
+        body += (f"<p><b>Significance does not discriminate here:</b> of {sig['n_cells']:,} neuron × feature cells, "
+                 f"{sig['share_bonferroni']:.0%} pass Bonferroni and {sig['share_bh']:.0%} Benjamini–Hochberg at "
+                 f"α = {sig['alpha']:g} (phik's asymptotic G-test). A neuron's label therefore rests on its best φK "
+                 "clearing the permutation null of the best of all features, not on a p-value.</p>")
     dropped = s.get("dropped_constant_features")
     if dropped:
         body += f'<p class="settings">constant on these windows, dropped: {esc(", ".join(dropped))}</p>'
