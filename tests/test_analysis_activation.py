@@ -38,3 +38,24 @@ def test_detector_separates_planted_classes():
     e = h[int(prof.order_[0])]
     assert e["edges"].size == 31
     assert np.sum(e["real"] * np.diff(e["edges"])) == pytest.approx(1.0)
+
+
+def test_counts_by_class_fixed_and_spread_scaled():
+    from musicneurons.analysis.activation import RealRandomDetector
+
+    rng = np.random.default_rng(0)
+    n, music, noise, leaky = 400, 4, 6, 5
+    scale_real = np.r_[np.ones(music), np.full(noise, 0.01), np.full(leaky, 0.3)]
+    scale_rand = np.r_[np.ones(music), np.full(noise, 0.3), np.full(leaky, 0.3)]  # random input excites noise dims
+    real, rand = rng.normal(size=(n, 15)) * scale_real, rng.normal(size=(n, 15)) * scale_rand
+    mm = np.r_[np.ones(music, bool), np.zeros(noise + leaky, bool)]
+    nm = np.r_[np.zeros(music, bool), np.ones(noise, bool), np.zeros(leaky, bool)]
+    d = RealRandomDetector().fit(real, rand, mm, noise_mask=nm)
+    bc = d.summary_["by_class"]
+    assert bc["n_dims"] == {"music": 4, "noise": 6, "leaky": 5}
+    for rule in ("fixed", "spread_scaled"):
+        assert bc[rule]["noise"]["random_mean"] > 3 * bc[rule]["noise"]["real_mean"] + 1 and bc[rule]["noise"]["auc"] > 0.9
+        assert abs(bc[rule]["leaky"]["random_mean"] - bc[rule]["leaky"]["real_mean"]) < 0.5  # same spread
+    # spread-scaled: about 4.6 % of a dim's real values lie beyond 2 sd, whatever the dim's scale
+    assert bc["spread_scaled"]["music"]["real_mean"] == pytest.approx(music * 0.0455, abs=0.15)
+    assert "2 x sd_real" in d.settings_["spread_scaled"]

@@ -536,3 +536,10 @@ def test_significance_shares_are_stated_beside_the_heatmap(html, run_dir):
     assert sig["n_cells"] > 0 and 0 <= sig["share_bonferroni"] <= sig["share_bh"] <= 1
     section = html[html.index('<section id="features-2bar"'):]
     assert "pass Bonferroni" in section[:section.index("</section>")]
+
+
+def test_activation_by_class_is_tabled(html, run_dir):
+    bc = json.loads((run_dir / "analysis" / "summary.json").read_text())["2bar"]["activation"]["by_class"]
+    assert set(bc) == {"n_dims", "fixed", "spread_scaled"} and set(bc["fixed"]) == {"music", "noise", "leaky"}
+    section = html[html.index('<section id="real-vs-random-2bar"'):]
+    assert "prior-like noise dims vs leaky dims" in section[:section.index("</section>")]

@@ -708,6 +708,13 @@ def print_findings(summary: dict):
             print(f"  activated noise neurons: real {act['activated_noise_real_mean']:.1f}, random "
                   f"{act['activated_noise_random_mean']:.1f}; music: real {act['activated_music_real_mean']:.1f}, "
                   f"random {act['activated_music_random_mean']:.1f}; detector AUC {act['auc']:.3f}{cut}")
+            bc = act.get("by_class")
+            if bc:
+                parts = [f"{c} real {bc[r][c]['real_mean']:.1f} / random {bc[r][c]['random_mean']:.1f}"
+                         for r in ("fixed", "spread_scaled") for c in ("noise", "leaky")]
+                thr = ((s.get("settings") or {}).get("activation") or {}).get("activation_threshold")
+                print(f"    by class, |mu| > {thr}: {parts[0]}, {parts[1]}; "
+                      f"outside 2 sd of real: {parts[2]}, {parts[3]}")
         if abl.get("recon_accuracy_full") is not None:
             print(f"  reconstruction accuracy: full {abl['recon_accuracy_full']:.3f}, noise neurons zeroed "
                   f"{abl['recon_accuracy_noise_zeroed']:.3f}")

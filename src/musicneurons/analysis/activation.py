@@ -79,16 +79,22 @@ class RealRandomDetector:
     settings_ : dict
     """
 
-    def __init__(self, threshold: float = 0.1):
+    def __init__(self, threshold: float = 0.1, spread_z: float = 2.0):
         self.threshold = threshold
+        self.spread_z = spread_z
 
-    def fit(self, mu_real, mu_random, music_mask):
+    def fit(self, mu_real, mu_random, music_mask, noise_mask=None):
         """Count activations for both classes and score the detector.
 
         Parameters
         ----------
         mu_real, mu_random : array-like, shape=(n_real, n_dims), (n_random, n_dims)
         music_mask : array-like of bool, shape=(n_dims,)
+        noise_mask : array-like of bool, shape=(n_dims,), optional
+            The non-music dims that are prior-like (Burda-inactive); the others are "leaky". With it, the
+            summary splits the non-music counts into noise and leaky, at the fixed threshold and at a threshold
+            scaled to each dim's spread (``|mu - mean| > spread_z * sd``, mean and sd over the real inputs: "outside
+            the range this dim takes on real music").
         """
         from sklearn.metrics import roc_auc_score, roc_curve
 
@@ -118,10 +124,36 @@ class RealRandomDetector:
             "noise_count_cut": self.cut_,
             "n_real": int(mr.size), "n_random": int(mx.size),
         }
+        if noise_mask is not None:
+            self.summary_["by_class"] = self._by_class(np.asarray(mu_real, float), np.asarray(mu_random, float),
+                                                       self.music_mask_, np.asarray(noise_mask, bool))
         self.settings_ = {"activation_threshold": self.threshold,
+                          "spread_scaled": (f"|mu - mean_real| > {self.spread_z:g} x sd_real per dim"
+                                            if noise_mask is not None else None),
                           "detector": "score = -(activated noise neurons); AUC real vs random; "
                                       "cut = Youden-optimal on the fitted data"}
         return self
+
+    def _by_class(self, real, rand, music, noise) -> dict:
+        """Mean activated dims per class (music / noise / leaky) for real and random inputs, at the fixed threshold
+        and spread-scaled, with the AUC of each non-music count as a real-vs-random score."""
+        from sklearn.metrics import roc_auc_score
+
+        leaky = ~music & ~noise
+        m, sd = real.mean(axis=0), real.std(axis=0)
+        y = np.r_[np.ones(len(real)), np.zeros(len(rand))]
+        out = {"n_dims": {"music": int(music.sum()), "noise": int(noise.sum()), "leaky": int(leaky.sum())}}
+        for rule, act in (("fixed", lambda a: np.abs(a) > self.threshold),
+                          ("spread_scaled", lambda a: np.abs(a - m) > self.spread_z * np.where(sd > 0, sd, np.inf))):
+            ar, ax = act(real), act(rand)
+            row = {}
+            for name, mask in (("music", music), ("noise", noise), ("leaky", leaky)):
+                cr, cx = ar[:, mask].sum(axis=1), ax[:, mask].sum(axis=1)
+                auc = (float(roc_auc_score(y, -np.r_[cr, cx])) if mask.any() and np.ptp(np.r_[cr, cx]) > 0
+                       else None)
+                row[name] = {"real_mean": float(cr.mean()), "random_mean": float(cx.mean()), "auc": auc}
+            out[rule] = row
+        return out
 
     def predict(self, mu) -> np.ndarray:
         """True where an input looks like music (activated noise neurons <= ``cut_``)."""

@@ -185,7 +185,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                 dci_kwargs={"random_state": random_state},
                 interpretability_kwargs={"random_state": random_state, **reuse})
     if mu_random is not None:
-        out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_)
+        out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_,
+                                                                              noise_mask=profile.noise_mask_)
     if model is not None and decode_fn is None:
         def decode_fn(z):
             return model.decode(np.asarray(z, np.float32))

@@ -60,6 +60,19 @@ def real_random_part(run: RunResults, key: str, s: dict) -> str:
             body += (" AUC below 0.5: the noise-neuron count does not tell real from random here (real inputs "
                      "activate more noise neurons), so no detector cut is given.")
         body += "</p>"
+        bc = act.get("by_class")
+        if bc:
+            rows = []
+            for cls in ("music", "noise", "leaky"):
+                f, z = bc["fixed"][cls], bc["spread_scaled"][cls]
+                rows.append((f"{cls} ({bc['n_dims'][cls]} dims)", f["real_mean"], f["random_mean"], f["auc"],
+                             z["real_mean"], z["random_mean"], z["auc"]))
+            body += ("<h4>By class: prior-like noise dims vs leaky dims</h4>"
+                     + table(rows, ["activated (mean per input)", f"real, |μ| > {fmt(thr)}", "random", "AUC",
+                                    "real, outside 2 sd", "random", "AUC"], numeric=(1, 2, 3, 4, 5, 6))
+                     + "<p class=\"settings\">noise = non-music and Burda-inactive; leaky = non-music but Burda-active. "
+                       "“Outside 2 sd”: |μ − its mean on real melodies| &gt; 2 × its sd there (a threshold scaled to "
+                       "each dim's spread). AUC: that count as a real-vs-random score.</p>")
     return section(f"real-vs-random-{key}", "Real melodies vs random note sequences", body, level=3)
 
 
