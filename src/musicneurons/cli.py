@@ -427,12 +427,13 @@ def cmd_train(a):
     except KeyError as e:
         raise UserError(str(e).strip('"')) from None
     device = _device(a.device)
-    if a.precision == "bf16":
-        from .model.musicvae import bf16_supported
+    if a.precision == "bf16":  # before the corpus loads
+        from .model.musicvae import require_bf16
 
-        if not bf16_supported(device):
-            raise UserError(f"--precision bf16 needs native bfloat16 matmuls (a GPU, or a CPU with AVX512-BF16 or "
-                            f"AMX); {device} has none: use --precision fp32")
+        try:
+            require_bf16(device)
+        except ValueError as e:
+            raise UserError(str(e)) from None
     overrides = {k: getattr(a, k) for k in ("batch_size", "free_bits", "max_beta", "beta_rate")
                  if getattr(a, k) is not None}
     if overrides:

@@ -69,9 +69,10 @@ def _resampled_ranks(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.
     """
     order = np.argsort(x, kind="stable")
     xs = x[order]
-    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])  # first sorted position of each tie group
+    new_group = np.r_[True, xs[1:] != xs[:-1]]  # the first sorted position of each tie group
+    starts = np.flatnonzero(new_group)
     group = np.empty(x.size, np.intp)
-    group[order] = np.cumsum(np.r_[True, xs[1:] != xs[:-1]]) - 1
+    group[order] = np.cumsum(new_group) - 1
     totals = np.add.reduceat(counts[:, order], starts, axis=1).astype(float)  # (B, n_groups)
     before = np.cumsum(totals, axis=1) - totals
     rank_of_group = before + (totals + 1.0) / 2.0

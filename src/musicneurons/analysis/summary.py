@@ -65,7 +65,6 @@ class LatentAnalysis:
     neuron_ablation: NeuronAblation | None = None
     traversal: Traversal | None = None
     traversal_null: Traversal | None = None
-    traversal_null_kind: str | None = None
     null: PhikPermutationNull | None = None
     baselines: dict | None = None
     untrained_phik: pd.DataFrame | None = None
@@ -234,8 +233,6 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                 take = min(k - len(chosen), p_.size)
                 chosen += [int(d) for d in np.sort(null_rng.choice(p_, take, replace=False))] if take else []
             out.traversal_null = Traversal(sweep="prior").fit(mu[pick], chosen, decode_fn, features_fn)
-            out.traversal_null_kind = ("noise" if all(profile.noise_mask_[chosen]) else
-                                       "leaky" if not any(profile.noise_mask_[chosen]) else "noise and leaky")
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     base_settings = None
@@ -280,7 +277,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                                          "max_ablated": max_ablated} if out.neuron_ablation else None),
                     "traversal": out.traversal.settings_ if out.traversal else None,
                     "traversal_null": ({**out.traversal_null.settings_, "dims": [int(d) for d in out.traversal_null.grid_],
-                                        "kind": out.traversal_null_kind,
+                                        "kind": _null_kind(profile, out.traversal_null),
                                         "rule": "a traversal effect clears the null when it exceeds the largest "
                                                 "effect on the same feature among the traversed non-music dims"}
                                        if out.traversal_null else None),
@@ -312,12 +309,18 @@ def _top_effects(effect: pd.DataFrame, null: Traversal | None = None) -> list[di
     return out
 
 
-def _null_summary(null: Traversal | None, kind: str | None) -> dict | None:
+def _null_kind(profile: NeuronProfile, null: Traversal) -> str:
+    """"noise", "leaky" or "noise and leaky": which non-music dims the traversal null swept."""
+    noise = profile.noise_mask_[[int(d) for d in null.grid_]]
+    return "noise" if noise.all() else "leaky" if not noise.any() else "noise and leaky"
+
+
+def _null_summary(null: Traversal | None, profile: NeuronProfile) -> dict | None:
     if null is None:
         return None
     eff = null.effect_
     best = eff.max(axis=1, skipna=True) if len(eff) else pd.Series(dtype=float)
-    return {"dims": [int(d) for d in null.grid_], "kind": kind,
+    return {"dims": [int(d) for d in null.grid_], "kind": _null_kind(profile, null),
             "max_effect": float(np.nanmax(best.to_numpy(float))) if best.notna().any() else 0.0,
             "per_dim_max_effect": {str(int(d)): (float(v) if np.isfinite(v) else 0.0) for d, v in best.items()}}
 
@@ -395,7 +398,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
             "ablation_top_moved": _top_effects(analysis.neuron_ablation.effect_) if analysis.neuron_ablation else None,
             "traversal_top_moved": (_top_effects(analysis.traversal.effect_, analysis.traversal_null)
                                     if analysis.traversal else None),
-            "traversal_null": _null_summary(analysis.traversal_null, analysis.traversal_null_kind),
+            "traversal_null": _null_summary(analysis.traversal_null, p),
         },
         "twinkle": (analysis.twinkle[analysis.twinkle["rank"] > 0][
             ["rank", "latent_index", "twinkle_mu", "twinkle_sigma", "mu_percentile"]]

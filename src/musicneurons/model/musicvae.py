@@ -233,6 +233,14 @@ def bf16_supported(device) -> bool:
     return True
 
 
+def require_bf16(device) -> None:
+    """ValueError (one line, naming the device) unless ``device`` runs bfloat16 matmuls natively."""
+    device = torch.device(device)
+    if not bf16_supported(device):
+        raise ValueError(f"precision 'bf16' needs native bfloat16 matmuls (a CPU with AVX512-BF16 or AMX, or a GPU "
+                         f"with bf16); this {device.type.upper()} has none: use precision 'fp32'")
+
+
 class MusicVAE(nn.Module):
     """A MusicVAE. The numpy-facing methods (``encode``, ``decode``, ...) batch and run without gradients."""
 
@@ -320,9 +328,7 @@ class MusicVAE(nn.Module):
         if precision == "fp32":
             return contextlib.nullcontext()
         if precision == "bf16":
-            if not bf16_supported(self.device):
-                raise ValueError(f"precision 'bf16' needs native bfloat16 matmuls (a CPU with AVX512-BF16 or AMX, or "
-                                 f"a GPU with bf16); this {self.device.type.upper()} has none: use precision 'fp32'")
+            require_bf16(self.device)
             return torch.autocast(self.device.type, dtype=torch.bfloat16)
         raise ValueError(f"precision must be 'fp32' or 'bf16', got {precision!r}")
 

@@ -249,13 +249,12 @@ def train(cfg: MusicVAEConfig, windows: np.ndarray, sources: np.ndarray, out_dir
     """
     from tqdm import tqdm
 
-    from .musicvae import bf16_supported
+    from .musicvae import require_bf16
 
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if precision == "bf16" and not bf16_supported(torch.device(device)):
-        raise ValueError(f"precision 'bf16' needs native bfloat16 matmuls (a GPU, or a CPU with AVX512-BF16 or "
-                         f"AMX); {device} has none: train with precision 'fp32'")
+    if precision == "bf16":
+        require_bf16(device)
 
     if threads:
         torch.set_num_threads(threads)
