@@ -18,18 +18,13 @@ import pytest
 from conftest import TINY_Z
 from musicneurons.analysis.twinkle import twinkle_events
 from musicneurons.explore import MelodyError, NotARunError, Session, chance_baseline, run_keys
-from musicneurons.melody import events_to_midi, events_to_notes
+from musicneurons.melody import events_to_notes
 from musicneurons.model.musicvae import slerp
 from musicneurons.pipeline import Settings, reproduce
 from musicneurons.randomseq import random_windows
+from musicneurons.testing import melody_midi
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def midi_of(events, qpm=120.0) -> bytes:
-    buf = io.BytesIO()
-    events_to_midi(events, qpm=qpm).write(buf)
-    return buf.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -141,17 +136,17 @@ def test_set_melody_from_every_kind_of_input(session, tiny_run, tmp_path):
     m = session.set_melody(np.asarray(events[5]))
     np.testing.assert_allclose(session.mu, session.mr.mu[5], rtol=1e-4, atol=1e-6)  # the run's latents
     four = twinkle_events(16)[:64]  # 4 bars -> 3 two-bar windows by Magenta's rules
-    m = session.set_melody(midi_of(four), window=1)
+    m = session.set_melody(melody_midi(four), window=1)
     assert (m.kind, m.n_windows, m.window) == ("midi", 3, 1)
     np.testing.assert_array_equal(m.events, four[16:48])
     p = tmp_path / "four.mid"
-    p.write_bytes(midi_of(four))
+    p.write_bytes(melody_midi(four))
     np.testing.assert_array_equal(session.set_melody(p).events, four[:32])
     with pytest.raises(MelodyError, match="parse error") as e:
         session.set_melody(b"this is not a MIDI file")
     assert e.value.reasons == {"parse error": 1}
     with pytest.raises(MelodyError, match="no 2-bar melody window"):
-        session.set_melody(midi_of(np.zeros(32, np.int64)))
+        session.set_melody(melody_midi(np.zeros(32, np.int64)))
     with pytest.raises(MelodyError, match="outside"):
         session.set_melody(len(events))
     with pytest.raises(MelodyError, match="32 steps"):
@@ -525,7 +520,7 @@ def test_bad_input_gives_clear_errors_and_the_server_stays_up(server):
         else:
             assert 400 <= status < 500, (path, status)
             assert "never files" in text or "Invalid" in text or "Bad Request" in text, (path, text[:200])
-    good = midi_of(twinkle_events(16)[:64])
+    good = melody_midi(twinkle_events(16)[:64])
     r = httpx.post(url + "api/upload", content=good, headers={**ok, "X-Filename": "../../twinkle.mid"})
     assert r.status_code == 200 and r.json()["n_windows"] == 3 and "/" not in r.json()["source"]
     r = httpx.post(url + "api/decode", json={"key": "2bar", "events": r.json()["windows"][0]["events"]})

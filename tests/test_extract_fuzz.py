@@ -2,8 +2,8 @@
 
 Every file must be accounted for: at least one window in the output table, or a row in the rejections CSV;
 the CLI exits 0 without a traceback; ``extract_file`` never raises and agrees with the table. Files are
-generated in ``tmp_path`` from a fixed seed with a tiny standard-MIDI-file writer (no mido, to also write what
-mido refuses to write).
+generated in ``tmp_path`` from a fixed seed with :mod:`musicneurons.testing`'s MIDI writer (no mido, to also
+write what mido refuses to write).
 """
 
 from __future__ import annotations
@@ -19,43 +19,14 @@ import pandas as pd
 import pytest
 
 from musicneurons.extract import extract_file
+from musicneurons.testing import absolute_track, smf, tempo, time_signature, track
 
 SEED = 20260124
 N_STEPS = 32
 
 
 # ---------------------------------------------------------------------------------------------------------
-# a tiny SMF writer
-
-
-def vlq(n: int) -> bytes:
-    """MIDI variable-length quantity (up to 0x0FFFFFFF)."""
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def track(events) -> bytes:
-    """``events``: (delta_ticks, raw message bytes) -> an MTrk chunk (end_of_track appended)."""
-    body = b"".join(vlq(d) + m for d, m in events) + b"\x00\xff\x2f\x00"
-    return b"MTrk" + struct.pack(">I", len(body)) + body
-
-
-def smf(tracks, fmt: int = 1, division: int = 480, n_tracks: int | None = None) -> bytes:
-    n = len(tracks) if n_tracks is None else n_tracks
-    return b"MThd" + struct.pack(">IHHH", 6, fmt, n, division & 0xFFFF) + b"".join(tracks)
-
-
-def tempo(qpm: float) -> bytes:
-    us = max(1, min(0xFFFFFF, int(60_000_000 / qpm)))
-    return b"\xff\x51\x03" + us.to_bytes(3, "big")
-
-
-def time_sig(num: int, den_pow: int) -> bytes:
-    return b"\xff\x58\x04" + bytes([num & 0xFF, den_pow & 0xFF, 24, 8])
+# the files
 
 
 def random_track(rng, n_notes: int, tpq: int, huge: bool = False, channel=None) -> bytes:
@@ -75,24 +46,20 @@ def random_track(rng, n_notes: int, tpq: int, huge: bool = False, channel=None) 
         if rng.random() < 0.05:
             abs_events.append((t, 0, tempo(float(rng.choice([30, 60, 90, 120, 133.3, 200, 400])))))
         if rng.random() < 0.04:
-            abs_events.append((t, 0, time_sig(int(rng.choice([2, 3, 4, 5, 6, 7, 12])), int(rng.choice([1, 2, 3])))))
+            num, den_pow = int(rng.choice([2, 3, 4, 5, 6, 7, 12])), int(rng.choice([1, 2, 3]))
+            abs_events.append((t, 0, time_signature(num, den_pow)))
         if rng.random() < 0.04:
             abs_events.append((t, 0, bytes([0xC0 | ch, int(rng.integers(0, 128))])))
     if huge:
         t_last = max((e[0] for e in abs_events), default=0)
         abs_events.append((t_last + int(rng.choice([2**21, 2**25, 0x0FFFFFFF])), 0, tempo(120)))
-    abs_events.sort(key=lambda e: (e[0], e[1]))
-    events, now = [], 0
-    for t, _, msg in abs_events:
-        events.append((t - now, msg))
-        now = t
-    return track(events)
+    return absolute_track(abs_events)
 
 
 def valid_random(rng, huge: bool = False) -> bytes:
     tpq = int(rng.choice([1, 24, 96, 120, 384, 480, 960, 32767]))
     n_tracks = int(rng.integers(1, 5))
-    conductor = track([(0, tempo(float(rng.choice([60, 100, 120, 150])))), (0, time_sig(4, 2))])
+    conductor = track([(0, tempo(float(rng.choice([60, 100, 120, 150])))), (0, time_signature(4, 2))])
     tracks = [conductor] + [random_track(rng, int(rng.integers(0, 120)), tpq, huge=huge) for _ in range(n_tracks)]
     return smf(tracks, fmt=1, division=tpq)
 
@@ -100,7 +67,7 @@ def valid_random(rng, huge: bool = False) -> bytes:
 def melodic(rng) -> bytes:
     """A clean 4/4 melody on channel 0: these should give windows (guards against a too-lenient test)."""
     tpq = 480
-    events = [(0, tempo(120)), (0, time_sig(4, 2))]
+    events = [(0, tempo(120)), (0, time_signature(4, 2))]
     for _ in range(int(rng.integers(40, 80))):
         dur = int(rng.choice([1, 2, 4])) * tpq // 4
         p = int(rng.integers(55, 80))

@@ -9,7 +9,6 @@ several tracks and channels, drums, and byte-level corruptions of those files.
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 
 import numpy as np
@@ -18,18 +17,14 @@ import pytest
 from musicneurons.extract import ExtractionError
 from musicneurons.midi_reader import scan_midi, tick_scales, ticks_to_seconds
 from musicneurons.sources import read_midi
-from test_extract_fuzz import vlq  # the MIDI variable-length quantity writer of the fuzz test
+from musicneurons.testing import END_OF_TRACK, chunk, smf, track, vlq
 
 FIXTURES = Path(__file__).parent / "fixtures" / "extract" / "midi"
 
 
-def chunk(name: bytes, body: bytes) -> bytes:
-    return name + struct.pack(">I", len(body)) + body
-
-
 def adversarial_track(rng, first: bool) -> bytes:
     """Random events from a distribution that exercises pretty_midi's pairing and mido's parsing rules."""
-    body = bytearray()
+    events = []
     running = None
     channels = rng.choice(16, size=int(rng.integers(1, 4)), replace=False)
     keys = rng.integers(20, 110, size=int(rng.integers(1, 6)))  # few keys -> many overlaps
@@ -71,16 +66,15 @@ def adversarial_track(rng, first: bool) -> bytes:
             running = status
         elif status in (0xF0, 0xF7):
             running = None  # a data byte after a sysex is one of mido's quirks: tested by the corruptions
-        body += vlq(delta) + msg
-    body += b"\x00\xff\x2f\x00"
-    return chunk(b"MTrk", bytes(body))
+        events.append((delta, msg))
+    return track(events)
 
 
 def adversarial_file(rng) -> bytes:
     n_tracks = int(rng.integers(1, 5))
     tpq = int(rng.choice([1, 24, 96, 220, 480, 960, 32767]))
-    tracks = b"".join(adversarial_track(rng, k == 0) for k in range(n_tracks))
-    return chunk(b"MThd", struct.pack(">hhh", int(rng.integers(0, 3)), n_tracks, tpq)) + tracks
+    tracks = [adversarial_track(rng, k == 0) for k in range(n_tracks)]
+    return smf(tracks, fmt=int(rng.integers(0, 3)), division=tpq)
 
 
 def corrupt(rng, data: bytes) -> bytes:
@@ -154,7 +148,7 @@ def test_fast_reader_equals_pretty_midi_on_fixture_files():
     (b"\x00\x90\x3c\x40\x10\x3c\x00", [(60, 0, 16)]),
 ], ids=["two-ons-one-off", "same-tick-on-off", "off-and-on-on-one-tick", "running-status-velocity-0"])
 def test_pairing_rules(case, expected_fast):
-    data = chunk(b"MThd", struct.pack(">hhh", 0, 1, 16)) + chunk(b"MTrk", case + b"\x00\xff\x2f\x00")
+    data = smf([chunk(b"MTrk", case + END_OF_TRACK)], fmt=0, division=16)
     fast = scan_midi(data)
     assert fast is not None
     ticks = [(int(p), int(round(s * 32)), int(round(e * 32))) for p, s, e in zip(fast.pitch, fast.start, fast.end)]
@@ -165,7 +159,7 @@ def test_pairing_rules(case, expected_fast):
 def test_program_at_note_off_decides_the_instrument():
     # program 5 at note-on, 7 at note-off -> pretty_midi files the note under program 7
     body = b"\x00\xc0\x05\x00\x90\x3c\x40\x08\xc0\x07\x08\x80\x3c\x00\x00\x90\x3e\x40\x10\x80\x3e\x00"
-    data = chunk(b"MThd", struct.pack(">hhh", 0, 1, 16)) + chunk(b"MTrk", body + b"\x00\xff\x2f\x00")
+    data = smf([chunk(b"MTrk", body + END_OF_TRACK)], fmt=0, division=16)
     fast = scan_midi(data)
     assert fast.program.tolist() == [7, 7]
     assert_same(*both(data))
@@ -183,7 +177,7 @@ def test_program_at_note_off_decides_the_instrument():
 ], ids=["tempo-0", "bad-key-signature", "running-status-after-sysex", "running-status-first", "5-byte-varint",
         "numerator-0", "system-common", "empty-track"])
 def test_unusual_files_are_left_to_pretty_midi(body):
-    data = chunk(b"MThd", struct.pack(">hhh", 0, 1, 16)) + chunk(b"MTrk", body)
+    data = smf([chunk(b"MTrk", body)], fmt=0, division=16)
     assert scan_midi(data) is None
     assert_same(*both(data))
 
