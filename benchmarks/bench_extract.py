@@ -1,8 +1,9 @@
 """Benchmark melody extraction: files/s and windows/s, ours next to Magenta's converter, outputs compared.
 
 Corpus: the extraction test fixtures (``tests/fixtures/extract/midi``) plus ``--n-files`` generated, realistic
-multi-track files (4-10 instruments: drums, bass, chords, lead and more; 500-3000 notes; some humanized,
-some with tempo or meter changes), written to a temporary folder from a fixed seed.
+multi-track files (:func:`musicneurons.testing.realistic_midi`: 4-10 instruments: drums, bass, chords, lead and
+more; 500-3000 notes; some humanized, some with tempo or meter changes), written to a temporary folder from a
+fixed seed.
 
 Ours: :func:`musicneurons.extract.extract_file` per file, for 2 and 16 bars, in this process (read + extract).
 Magenta: ``tests/fixtures/extract/make_fixtures.py oracle`` run by the oracle Python (a venv with Magenta
@@ -24,7 +25,6 @@ import argparse
 import json
 import os
 import platform
-import struct
 import subprocess
 import sys
 import tempfile
@@ -33,119 +33,18 @@ from pathlib import Path
 
 import numpy as np
 
+from musicneurons.testing import write_realistic_corpus
+
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO / "tests" / "fixtures" / "extract"
 ORACLE_SCRIPT = FIXTURES / "make_fixtures.py"
 BARS = (2, 16)
 
 
-# ---------------------------------------------------------------------------------------------------------
-# realistic multi-track MIDI, written byte by byte (fast, no dependency)
-
-
-def _vlq(n: int) -> bytes:
-    out = [n & 0x7F]
-    n >>= 7
-    while n:
-        out.append((n & 0x7F) | 0x80)
-        n >>= 7
-    return bytes(reversed(out))
-
-
-def _track(abs_events) -> bytes:
-    """(tick, order, message bytes) -> MTrk chunk."""
-    body, now = [], 0
-    for tick, _, msg in sorted(abs_events, key=lambda e: (e[0], e[1])):
-        body.append(_vlq(tick - now) + msg)
-        now = tick
-    data = b"".join(body) + b"\x00\xff\x2f\x00"
-    return b"MTrk" + struct.pack(">I", len(data)) + data
-
-
-def _tempo(qpm: float) -> bytes:
-    return b"\xff\x51\x03" + int(60_000_000 / qpm).to_bytes(3, "big")
-
-
-def _ts(num: int, den_pow: int) -> bytes:
-    return b"\xff\x58\x04" + bytes([num, den_pow, 24, 8])
-
-
-def realistic_midi(rng) -> tuple[bytes, int]:
-    """One multi-track song; returns (SMF bytes, number of notes)."""
-    tpq = int(rng.choice([96, 220, 384, 480, 480, 960]))
-    step = tpq / 4
-    n_inst = int(rng.integers(4, 11))
-    target = int(rng.integers(500, 3001))
-    roles = ["drums", "bass", "chords", "lead"] + list(rng.choice(["lead", "chords", "line", "line"], n_inst - 4))
-    density = {"drums": 14, "bass": 5, "chords": 9, "lead": 6, "line": 5}  # notes per bar
-    n_bars = max(4, int(round(target / sum(density[r] for r in roles))))
-    humanize = rng.random() < 0.3
-    conductor = [(0, 0, _tempo(float(rng.integers(70, 171)))), (0, 0, _ts(4, 2))]
-    if rng.random() < 0.2:
-        conductor.append((int(16 * step * int(rng.integers(1, n_bars))), 0, _tempo(float(rng.integers(70, 171)))))
-    if rng.random() < 0.15:
-        bar = int(rng.integers(1, n_bars))
-        conductor += [(int(16 * step * bar), 0, _ts(3, 2)), (int(16 * step * (bar + 2)), 0, _ts(4, 2))]
-    tracks, n_notes = [_track(conductor)], 0
-    for k, role in enumerate(roles):
-        ch = 9 if role == "drums" else (k if k < 9 else k + 1) % 16
-        ev = []
-        if role != "drums":
-            program = {"bass": rng.integers(32, 40), "chords": rng.choice([0, 4, 16, 24, 48, 88]),
-                       "lead": rng.choice([0, 11, 25, 56, 65, 73, 80, 81]), "line": rng.integers(0, 96)}[role]
-            ev.append((0, 1, bytes([0xC0 | ch, int(program)])))
-        notes = []  # (pitch, start_step, end_step)
-        if role == "drums":
-            for s in range(0, 16 * n_bars, 2):
-                notes.append((42, s, s + 1))
-                if s % 8 == 0:
-                    notes.append((36 if s % 16 == 0 else 38, s, s + 1))
-        elif role == "bass":
-            root = int(rng.integers(36, 48))
-            for s in range(0, 16 * n_bars, 4):
-                if rng.random() < 0.85:
-                    notes.append((root + int(rng.choice([0, 0, 7, 5, 12, 3])), s, s + int(rng.choice([2, 3, 4]))))
-        elif role == "chords":
-            for s in range(0, 16 * n_bars, 8):
-                root = int(rng.integers(52, 66))
-                for iv in (0, 4, 7) if rng.random() < 0.6 else (0, 3, 7):
-                    notes.append((root + iv, s, s + int(rng.choice([4, 6, 8]))))
-        else:
-            s, p = int(rng.integers(0, 8)), int(rng.integers(60, 80))
-            while s < 16 * n_bars:
-                d = int(rng.choice([1, 2, 2, 3, 4, 4, 6, 8]))
-                if rng.random() < 0.15:
-                    s += int(rng.choice([2, 4, 8, 12, 20]))
-                    continue
-                p = int(np.clip(p + rng.choice([-4, -2, -1, 0, 1, 2, 3, 5]), 48, 96))
-                notes.append((p, s, s + d + (int(rng.integers(0, 2)) if role == "line" else 0)))
-                s += d
-        for p, a, b in notes:
-            on, off = a * step, b * step
-            if humanize:
-                on += rng.normal(0, step / 6)
-                off += rng.normal(0, step / 6)
-            on = max(0, int(round(on)))
-            off = max(on + 1, int(round(off)))
-            vel = int(rng.integers(40, 121))
-            ev += [(on, 2, bytes([0x90 | ch, p, vel])), (off, 0, bytes([0x80 | ch, p, 0]))]
-        n_notes += len(notes)
-        tracks.append(_track(ev))
-    header = b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), tpq)
-    return header + b"".join(tracks), n_notes
-
-
 def build_corpus(folder: Path, n_files: int, seed: int) -> tuple[list[Path], int]:
-    rng = np.random.default_rng(seed)
-    paths, n_notes = sorted((FIXTURES / "midi").rglob("*.mid")), 0
-    folder.mkdir(parents=True, exist_ok=True)
-    for i in range(n_files):
-        data, n = realistic_midi(rng)
-        path = folder / f"song_{i:04d}.mid"
-        path.write_bytes(data)
-        paths.append(path)
-        n_notes += n
-    return paths, n_notes
+    """The fixture files, then ``n_files`` generated songs in ``folder``; returns (paths, generated notes)."""
+    generated, n_notes = write_realistic_corpus(folder, n_files, seed)
+    return sorted((FIXTURES / "midi").rglob("*.mid")) + generated, n_notes
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Benchmark the partitioned extract at scale: files/s and windows/s with 1 and 2 workers, local processes and
 a Dask LocalCluster, outputs compared, and a projection of the wall time for all of Lakh on a 64-core cluster.
 
-Corpus: ``--n-files`` (default 5000) generated, realistic multi-track MIDI files (``bench_extract.realistic_midi``:
-4-10 instruments with drums, bass, chords and lead lines, 500-3000 notes, some humanized, some with tempo or
-meter changes), in the Lakh layout ``lmd_full/<x>/<md5>.mid`` under ``--corpus`` (default
-``/tmp/musicneurons-scale/lmd_full``; reused when it already holds the same files).
+Corpus: ``--n-files`` (default 5000) generated, realistic multi-track MIDI files
+(``musicneurons.testing.realistic_midi``: 4-10 instruments with drums, bass, chords and lead lines, 500-3000
+notes, some humanized, some with tempo or meter changes), in the Lakh layout ``lmd_full/<x>/<md5>.mid`` under
+``--corpus`` (default ``/tmp/musicneurons-scale/lmd_full``; reused when it already holds the same files).
 
 Each configuration runs :func:`musicneurons.executor.sharded_extract` into a fresh folder (2-bar windows,
 ``--partition-size`` files per partition) and is timed end to end (cluster start-up excluded, reported apart).
@@ -29,8 +29,9 @@ from pathlib import Path
 
 import numpy as np
 
+from musicneurons.testing import realistic_midi
+
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "benchmarks"))
 
 LAKH_FILES = 176_581  # LMD-full, colinraffel.com/projects/lmd
 CLUSTER_CORES = 64
@@ -38,10 +39,8 @@ CLUSTER_CORES = 64
 
 def build_corpus(root: Path, n_files: int, seed: int) -> dict:
     """Write the generated corpus (Lakh layout) unless ``root/stamp.json`` says it is already there."""
-    from bench_extract import realistic_midi
-
     stamp = root / "stamp.json"
-    want = {"n_files": n_files, "seed": seed, "generator": "bench_extract.realistic_midi"}
+    want = {"n_files": n_files, "seed": seed, "generator": "musicneurons.testing.realistic_midi"}
     if stamp.exists():
         have = json.loads(stamp.read_text())
         if {k: have.get(k) for k in want} == want:
@@ -218,7 +217,7 @@ def main(argv=None):
     result = {
         "benchmark": "partitioned 2-bar extract (musicneurons.executor.sharded_extract)",
         "n_files": len(files), "corpus": {k: v for k, v in corpus.items() if k != "generator"},
-        "generator": "benchmarks/bench_extract.py realistic_midi (seeded)", "partition_size": a.partition_size,
+        "generator": "musicneurons.testing.realistic_midi (seeded)", "partition_size": a.partition_size,
         "runs": rows, "identical_outputs": identical,
         "scaling_efficiency_1_to_2": {"wall_clock": eff_wall, "cpu": eff_cpu,
                                       "definitions": "wall_clock: files/s with 2 workers / (2 x files/s with 1); "
