@@ -8,9 +8,10 @@ import pandas as pd
 import pytest
 
 from musicneurons.analysis import analyze_latents, make_planted_latents, summarize
-from musicneurons.analysis.baselines import (PhikPermutationNull, phik_from_tables, phik_tables_rect,
+from musicneurons.analysis.baselines import (PhikPermutationNull, best_abs_spearman_permuted,
+                                             metrics_permutation_null, phik_from_tables, phik_tables_rect,
                                              untrained_baseline)
-from musicneurons.analysis.correlate import contingency, phik_rect
+from musicneurons.analysis.correlate import contingency, phik_rect, spearman_rect
 
 
 def test_fast_phik_equals_exact_phik():
@@ -73,6 +74,60 @@ def test_permutation_null_is_low_and_planted_neurons_clear_it():
     assert s["best_phik_q99"] == pytest.approx(float(np.median(q)))
 
 
+def test_fast_spearman_null_equals_spearman_of_the_shuffled_table():
+    rng = np.random.default_rng(2)
+    n = 1500
+    X = rng.normal(size=(n, 4))
+    X[:, 3] = np.round(X[:, 3])  # ties: average ranks, as scipy
+    Y = np.c_[X[:, 0] + rng.normal(size=n), np.round(rng.normal(size=n)), rng.normal(size=n), X[:, 1]]
+    perms = np.stack([rng.permutation(n) for _ in range(6)] + [np.arange(n)])
+    exact = np.stack([np.nanmax(np.abs(spearman_rect(X, Y[p])), axis=1) for p in perms])
+    np.testing.assert_allclose(best_abs_spearman_permuted(X, Y, perms, max_block_bytes=2 ** 16), exact, atol=1e-12)
+    # missing features (10 % of rows): X is not re-ranked within the kept rows, a documented small difference
+    Y[rng.random(n) < 0.1, 1] = np.nan
+    Y[rng.random(n) < 0.1, 3] = np.nan
+    exact = np.stack([np.nanmax(np.abs(spearman_rect(X, Y[p])), axis=1) for p in perms])
+    got = best_abs_spearman_permuted(X, Y, perms)
+    assert np.abs(got - exact).max() < 2e-3 and got[-1, 1] == pytest.approx(exact[-1, 1], abs=1e-4)
+
+
+def test_spearman_null_is_low_and_planted_neurons_clear_it():
+    p = make_planted_latents(n_samples=3000, random_state=4)
+    unplanted = [0, 1, 2, 5, 9]
+    neurons = [*p.informative.tolist(), *unplanted]
+    null = PhikPermutationNull(n_permutations=100, random_state=1).fit(p.mu, p.features, neurons)
+    q = null.spearman_q99_
+    assert null.spearman_null_.shape == (100, len(neurons)) and (q < 0.1).all(), q  # ~ sqrt(2 log 2k / n)
+    rho = pd.Series(np.nanmax(np.abs(spearman_rect(p.mu[:, neurons], p.features[null.feature_names_]
+                                                   .to_numpy(float))), axis=1), index=neurons)
+    assert all(rho[d] > 0.5 and rho[d] > q[d] for d in p.informative)
+    assert sum(rho[d] > q[d] for d in unplanted) <= 1
+    s = null.summary()
+    assert s["best_abs_spearman_q99"] == pytest.approx(float(np.median(q)))
+    assert {e["latent_index"]: e["spearman_q99"] for e in s["per_neuron"]}[7] == pytest.approx(q[7])
+
+
+def test_metrics_null_is_near_zero_and_below_planted_metrics():
+    from musicneurons.analysis.metrics import disentanglement_report
+
+    p = make_planted_latents(n_samples=1200, random_state=6)
+    codes = p.mu[:, p.informative]
+    fac = p.features.drop(columns=["C0"]).to_numpy(float)[:, :6]
+    null = metrics_permutation_null(codes, fac, n_permutations=2, random_state=3, mi_max_samples=600)
+    planted = disentanglement_report(codes, fac, dci_kwargs={"random_state": 3},
+                                     interpretability_kwargs={"random_state": 3})
+    assert null["n_permutations"] == 2 and all(len(v) == 2 for v in null["values"].values())
+    for k in ("mig", "sap", "dci_informativeness", "interpretability"):
+        assert null["max"][k] < 0.05 and planted[k] > null["max"][k] + 0.1, (k, null["max"][k], planted[k])
+    assert planted["dci_disentanglement"] > null["max"]["dci_disentanglement"]
+    from musicneurons.analysis.correlate import mutual_info_rect
+
+    best_mi = np.nanmax(mutual_info_rect(codes, fac, 3, 600, 3), axis=1)
+    assert 0 <= null["best_mi_null_median"] < 0.1 and np.median(best_mi) > 3 * null["best_mi_null_max"]
+    again = metrics_permutation_null(codes, fac, n_permutations=2, random_state=3, mi_max_samples=600)
+    assert again["values"] == null["values"]  # seeded
+
+
 def test_labels_are_gated_by_the_null_in_the_summary():
     p = make_planted_latents(n_samples=1500, random_state=5)
     feats = p.features.copy()
@@ -95,6 +150,7 @@ def test_labels_are_gated_by_the_null_in_the_summary():
     assert set(b["per_neuron"]) == {str(d) for d in p.informative}
     assert b["trained"]["n_top"] == 5 and b["trained"]["n_best_phik_ge_0.5"] == 4
     assert s["settings"]["baselines"]["permutation"]["n_permutations"] == 40
+    assert by_d[7]["clears_spearman_null"] is None  # no cross-checks: no rho to judge
 
 
 def test_the_paper_verdict_needs_the_label_to_clear_the_null():

@@ -78,16 +78,22 @@ def intervention_examples(model, mu, order, population_mu, folder: Path, n_neuro
     return pd.DataFrame(rows)
 
 
-def _training_share(melodies: Path, windows: str) -> dict:
-    """How many analysed windows come from sources the model was trained on (``in_training`` of the table)."""
+def _in_training(melodies: Path) -> pd.Series | None:
+    """Per analysed window whether its source is in the model's training split (``in_training`` of the table:
+    True / False / NA), None when the table has no such column."""
     import pyarrow.parquet as pq
 
-    out = {"setting": windows, "n_in_training": None, "n_held_out": None, "n_unknown": None}
     if "in_training" not in pq.read_schema(melodies).names:
-        return out
-    flag = pd.read_parquet(melodies, columns=["in_training"])["in_training"].astype("boolean")
-    out.update(n_in_training=int(flag.eq(True).sum()), n_held_out=int(flag.eq(False).sum()),
-               n_unknown=int(flag.isna().sum()))
+        return None
+    return pd.read_parquet(melodies, columns=["in_training"])["in_training"].astype("boolean")
+
+
+def _training_share(flag: pd.Series | None, windows: str) -> dict:
+    """How many analysed windows come from sources the model was trained on."""
+    out = {"setting": windows, "n_in_training": None, "n_held_out": None, "n_unknown": None}
+    if flag is not None:
+        out.update(n_in_training=int(flag.eq(True).sum()), n_held_out=int(flag.eq(False).sum()),
+                   n_unknown=int(flag.isna().sum()))
     return out
 
 
@@ -96,6 +102,7 @@ def analyze_run_model(run, key: str) -> dict:
     on the run's arrays with the run's settings (the one orchestration a Python user calls too); writes every
     table to ``analysis/<key>/`` and returns the summary."""
     from .analysis import analyze_latents, summarize_model
+    from .analysis.summary import HELD_OUT_MIN_WINDOWS, held_out_comparison
     from .analysis.twinkle import twinkle_events
     from .features import compute_features
     from .tables import read_table
@@ -128,7 +135,8 @@ def analyze_run_model(run, key: str) -> dict:
         sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
         metrics=s.metrics, twinkle_mu=t_mu[0], twinkle_sigma=t_sigma[0], random_state=s.seed,
         n_intervention_melodies=s.n_intervention_melodies, n_traversed=s.n_traversed,
-        progress=sys.stderr.isatty(), n_permutations=n_perm, untrained_mu=mu_u, untrained_sigma=sigma_u,
+        progress=sys.stderr.isatty(), n_permutations=n_perm, n_metric_permutations=int(s.n_metric_permutations or 0),
+        untrained_mu=mu_u, untrained_sigma=sigma_u,
         untrained_seed=s.seed, log=lambda line: run.log(f"           {key} {line}"), groups=groups,
     )
     if a.traversal is not None:
@@ -178,7 +186,18 @@ def analyze_run_model(run, key: str) -> dict:
     summary["model"] = a.settings["model"]["name"]
     summary["n_real"] = int(len(mu))
     summary["n_random"] = int(len(mu_random))
-    summary["analysed_windows"] = _training_share(melodies_path, s.windows)
+    flag = _in_training(melodies_path)
+    summary["analysed_windows"] = _training_share(flag, s.windows)
+    held = flag.eq(False).to_numpy(dtype=bool) if flag is not None and s.windows == "all" else None
+    if held is not None and held.sum() >= HELD_OUT_MIN_WINDOWS:
+        # the key findings again on the windows of sources the model never saw, beside those on all windows
+        ah = analyze_latents(
+            mu[held], sigma[held], features[held].reset_index(drop=True), categories, events=events[held], model=model,
+            sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
+            metrics=False, cross_checks=False, random_state=s.seed, n_permutations=n_perm, n_decoded=None,
+            groups=groups[held] if groups is not None else None,
+            log=lambda line: run.log(f"           {key} held-out {line}"))
+        summary["held_out"] = held_out_comparison(summary, summarize_model(ah))
     text = json.dumps(summary, indent=1)
     atomic_write(out_dir / "summary.json", lambda tmp: tmp.write_text(text))
     return summary

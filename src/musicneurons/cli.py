@@ -507,7 +507,8 @@ def _settings_from_args(a):
         checkpoints={"2bar": a.checkpoint_2bar, "16bar": a.checkpoint_16bar}, keys=keys, workers=a.workers,
         seed=a.seed, sigma_threshold=a.sigma_threshold if a.sigma_threshold == "auto" else float(a.sigma_threshold),
         activation_threshold=a.activation_threshold, metrics=not a.no_metrics,
-        n_intervention_melodies=a.n_intervention_melodies, device=_device(a.device), windows=a.windows)
+        n_intervention_melodies=a.n_intervention_melodies, device=_device(a.device), windows=a.windows,
+        n_permutations=a.permutations, n_metric_permutations=a.metric_permutations)
 
 
 def _device(name: str) -> str:
@@ -667,6 +668,15 @@ def print_findings(summary: dict):
         if aw.get("n_in_training") is not None:
             print(f"  analysed windows: {aw['n_in_training']} from sources the model was trained on, {aw['n_held_out']} "
                   f"held out (--windows {aw.get('setting')})")
+        ho = (s.get("held_out") or {}).get("held_out")
+        if ho:
+            hh = ho.get("health") or {}
+            t1 = (ho.get("top") or [{}])[0]
+            print(f"  held-out windows only ({ho.get('n_windows')} from {ho.get('n_sources')} sources): "
+                  f"{ho.get('n_music_neurons')} music neurons (95% CI {ho.get('n_music_neurons_ci')}); health "
+                  f"{'passes' if hh.get('passes') else 'fails'} (accuracy {hh.get('recon_accuracy') or 0:.3f} vs "
+                  f"always-hold {hh.get('always_hold_accuracy') or 0:.3f}); rank 1 dim {t1.get('latent_index')} "
+                  f"{t1.get('top_feature')} (phik {t1.get('top_phik') or 0:.2f})")
         if health:
             verdict = "passes" if health.get("passes") else "FAILS: " + "; ".join(health.get("failures") or [])
             print(f"  health ({health.get('n_windows')} windows): greedy accuracy {health.get('recon_accuracy', 0):.3f} "
@@ -691,6 +701,21 @@ def print_findings(summary: dict):
             print(f"  permutation null ({perm.get('n_permutations')} shuffles): best-phik q99 median "
                   f"{perm.get('best_phik_q99') or 0:.2f}; {sum(bool(n['clears_null']) for n in judged)} of "
                   f"{len(judged)} neurons clear it")
+            rj = [n for n in s.get("music_neurons", []) if n.get("clears_spearman_null") is not None]
+            if rj:
+                print(f"    same shuffles, best |Spearman rho| q99 median {perm.get('best_abs_spearman_q99') or 0:.3f} vs "
+                      f"trained {trained.get('median_best_abs_spearman') or 0:.3f}; "
+                      f"{sum(bool(n['clears_spearman_null']) for n in rj)} of {len(rj)} neurons clear it")
+        tm, um, mn = trained.get("metrics") or {}, untr.get("metrics") or {}, (base.get("metrics_null") or {})
+        if tm:
+            def mval(d, k):
+                return "-" if d.get(k) is None else f"{d[k]:.3f}"
+
+            nm = mn.get("max") or {}
+            print("  metrics, trained / untrained / shuffled features"
+                  + (f" (max of {mn.get('n_permutations')})" if mn else "") + ": "
+                  + ", ".join(f"{k} {mval(tm, k)} / {mval(um, k)} / {mval(nm, k)}"
+                              for k in ("mig", "sap", "dci_disentanglement", "dci_informativeness", "interpretability")))
         if untr:
             k = next((k for k in untr if k.startswith("n_best_phik_ge_")), None)
             print(f"  untrained baseline (top {untr.get('n_top')} dims each): median best phik "
@@ -853,6 +878,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--windows", choices=("all", "held_out"), default="all",
                    help="all windows (as the paper), or only those of sources the model was not trained on")
     s.add_argument("--no-metrics", action="store_true", help="skip the disentanglement metrics")
+    s.add_argument("--permutations", type=NONNEG, default=200,
+                   help="shuffles of the features for each neuron's phik / Spearman null (0: none, labels ungated)")
+    s.add_argument("--metric-permutations", type=NONNEG, default=1,
+                   help="shuffles for the disentanglement metrics' null (each is one full metrics pass; 0: none)")
     s.add_argument("--workers", type=COUNT, default=1)
     s.add_argument("--seed", type=SEED, default=0)
     s.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps (the models' device)")

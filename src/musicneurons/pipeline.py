@@ -55,6 +55,7 @@ class Settings:
     device: str = "cpu"
     encode_chunk: int = 4096  # windows per encoded part file (a killed encode resumes from the last part)
     n_permutations: int = 200  # permutation null of each neuron's best-feature phik (0: no null, labels ungated)
+    n_metric_permutations: int = 1  # shuffles for the disentanglement metrics' null (each one full metrics pass)
     untrained_baseline: bool = True  # encode the real windows with the untrained architecture (chance baseline)
     windows: str = "all"  # "held_out": analyse only sources the model was not trained on (needs its card's split)
 
@@ -77,7 +78,8 @@ class Settings:
             return isinstance(v, int) and not isinstance(v, bool)
 
         for name, lo in (("n_melodies", 1), ("workers", 1), ("seed", 0), ("phik_bins", 2), ("encode_chunk", 1),
-                         ("n_intervention_melodies", 0), ("n_traversed", 0), ("n_permutations", 0)):
+                         ("n_intervention_melodies", 0), ("n_traversed", 0), ("n_permutations", 0),
+                         ("n_metric_permutations", 0)):
             if not is_int(getattr(self, name)) or getattr(self, name) < lo:
                 bad(name, f"an integer >= {lo}")
         for name in ("per_file", "n_random"):
@@ -506,7 +508,7 @@ class Run:
         inputs = {k: self.keys.get(k) for k in needed}
         analysis_settings = {k: getattr(self.s, k) for k in ("sigma_threshold", "activation_threshold", "phik_bins",
                                                              "n_intervention_melodies", "n_traversed", "metrics", "seed",
-                                                             "n_permutations")}
+                                                             "n_permutations", "n_metric_permutations")}
         self.stage(stage_name("analyze", key), {"inputs": inputs, "settings": analysis_settings, "model": self.model_id(key)},
                    [out], lambda: analyze_run_model(self, key))
         return out

@@ -8,6 +8,8 @@ Two references, both torch-free (arrays in, dicts out):
    the features is kept, which is the statistic the summary states ("the top feature of neuron d"), so the null
    accounts for picking the best of ~50 features. Its 99th percentile over the permutations (``q99_``) is the
    chance level a neuron's stated association must clear.
+   The same shuffles give each neuron's null of its best |Spearman ρ| (:func:`best_abs_spearman_permuted`,
+   one matrix product per shuffle), the chance level of the ρ the report prints beside each φK.
 
    One vectorised pass per permutation: both sides are binned once, exactly as
    :func:`~musicneurons.analysis.correlate.bin_uniform` (phik's interval binning); a shuffle only changes the
@@ -28,14 +30,19 @@ Two references, both torch-free (arrays in, dicts out):
    is a fixed random function of the input, so its codes already correlate with simple input statistics (note
    density, register): the trained model's associations mean something only where they beat it.
 
+3. **Metrics under shuffled features** (:func:`metrics_permutation_null`): MIG, SAP, DCI and Interpretability of
+   the same codes against the features permuted across windows (few shuffles: each is a full metrics pass).
+
 ``summary["<key>"]["baselines"]`` (written by :func:`baselines_summary`; the explorer reads it)::
 
     {"permutation": {"n_permutations": int, "statistic": str, "quantile": 0.99,
                      "best_phik_q99": float,            # median over the analysed neurons of their q99
                      "best_phik_q99_max": float,        # the largest per-neuron q99
                      "best_phik_null_median": float,    # median of all null best-φK values
+                     "best_abs_spearman_q99": float,    # the same for the best |Spearman ρ| (same shuffles)
+                     "best_abs_spearman_q99_max": float,
                      "n_neurons": int, "n_features": int, "n_samples": int, "seconds": float,
-                     "per_neuron": [{"latent_index", "q99", "null_median", "null_max"}, ...]},
+                     "per_neuron": [{"latent_index", "q99", "null_median", "null_max", "spearman_q99"}, ...]},
      "untrained": {"init": str, "seed": int, "n_dims": int,
                    "n_music_neurons": int, "sigma_threshold": float, "sigma_threshold_rule": str,
                    "ranked_among": "music neurons" | "all dims", "n_top": int,
@@ -44,26 +51,31 @@ Two references, both torch-free (arrays in, dicts out):
                    "top_feature_counts": {feature: n}, "median_abs_pearson_top": float,
                    "metrics": {mig, sap, dci_*, ...} | None, "metrics_n_dims": int | None},
      "trained": {"n_top": int, "median_best_phik_top": float, "n_best_phik_ge_0.5": int,
-                 "median_abs_pearson_top": float, "metrics": {...} | None},
+                 "median_abs_pearson_top": float, "metrics": {...} | None,
+                 "median_best_abs_spearman": float | None, "median_best_mi": float | None},
+     "metrics_null": {"n_permutations", "values", "max", "mean", "best_mi_null_median", "best_mi_null_max",
+                      "shuffle", "seconds"} | None,   # metrics_permutation_null
      "per_neuron": {"<latent index>": q99, ...},       # the chance level per neuron (read by the explorer)
      "rule": str}                                      # how labels are gated
 
 and per music neuron in ``summary["<key>"]["music_neurons"]``: ``top_phik_null_q99`` (its q99, None when not
 analysed), ``clears_null`` (``top_phik > top_phik_null_q99``; None without a null), ``untrained_feature_phik``
 (the best φK any of the untrained model's top dims reaches with the same feature), ``category`` (P/R/M, None
-when the neuron does not clear the null) and ``category_raw`` (the ungated label).
+when the neuron does not clear the null), ``category_raw`` (the ungated label), ``best_abs_spearman``,
+``spearman_null_q99`` and ``clears_spearman_null``.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from functools import lru_cache
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
 
-from .correlate import bin_column, constant_columns, nominal_mask
+from .correlate import _nan_groups, _rank_columns, bin_column, constant_columns, nominal_mask
 
 N_PERMUTATIONS = 200  # the pipeline's default (Settings.n_permutations)
 NULL_QUANTILE = 0.99
@@ -191,6 +203,79 @@ def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise
     return phik_from_tables(H.transpose(0, 2, 1, 3), noise_correction)
 
 
+def best_abs_spearman_permuted(X, Y, perms, max_block_bytes: int = 2 ** 27) -> np.ndarray:
+    """Per shuffle and per column of X, the best |Spearman ρ| over the columns of the shuffled feature table.
+
+    Pairing ``X[i]`` with ``Y[p[i]]``: the features are ranked once within their non-missing rows (average
+    ranks), X once over all rows, and every shuffle is one matrix product of X's centred ranks with the
+    gathered feature ranks (zero where a feature is missing); the norm of X's ranks over each shuffle's kept
+    rows comes from its few missing rows. Where nothing is missing this is exactly
+    ``np.nanmax(np.abs(spearman_rect(X, Y[p])), axis=1)``; a feature missing on q of n rows is paired with X's
+    ranks over all rows instead of re-ranked within the kept rows, which moves ρ by about sqrt(q)/n relative
+    (tested within 2e-3 of the pairwise-complete value at q/n = 10 %).
+
+    Parameters
+    ----------
+    X : array-like, shape=(n, k)
+    Y : array-like, shape=(n, m), NaN = missing
+    perms : np.ndarray, shape=(B, n)
+        Row ``i`` of shuffle ``b`` is ``Y[perms[b, i]]``.
+
+    Returns
+    -------
+    np.ndarray, shape=(B, k), NaN where no feature gives a defined ρ.
+    """
+    X = np.asarray(X, float)
+    Y = np.asarray(Y, float)
+    perms = np.asarray(perms)
+    B, n = perms.shape
+    k = X.shape[1]
+    best = np.full((B, k), -1.0)
+    if not k or not Y.shape[1] or not B or n < 3:
+        return np.full((B, k), np.nan)
+    rx = _rank_columns(X)
+    rx -= rx.mean(axis=0)
+    s1, s2 = rx.sum(axis=0), (rx ** 2).sum(axis=0)  # (k,): sums over all rows (s1 = 0 up to rounding)
+    groups = []
+    for m, cols in _nan_groups(Y):
+        if m.sum() < 3:
+            continue
+        ry = _rank_columns(Y[m][:, cols])
+        ry -= ry.mean(axis=0)
+        ny = np.sqrt((ry ** 2).sum(axis=0))
+        ok = ny > 0
+        if ok.any():
+            full = np.zeros((n, int(ok.sum())))
+            full[m] = ry[:, ok] / ny[ok]
+            groups.append((m, full))
+    if not groups:
+        return np.full((B, k), np.nan)
+    ry_all = np.concatenate([g[1] for g in groups], axis=1)  # (n, m_ok), centred, unit norm over kept rows
+    widths = [g[1].shape[1] for g in groups]
+    per = max(1, int(max_block_bytes // max(ry_all.nbytes, 1)))
+    inv = np.argsort(perms, axis=1)  # inv[b, s]: the row of X paired with feature row s
+    for b0 in range(0, B, per):
+        bs = range(b0, min(B, b0 + per))
+        num = rx.T @ np.concatenate([ry_all[perms[b]] for b in bs], axis=1)  # (k, len(bs) * m_ok)
+        num = num.reshape(k, len(bs), -1)
+        for j, b in enumerate(bs):
+            c0 = 0
+            for (m, _), w in zip(groups, widths):
+                if m.all():
+                    ss = s2 - s1 ** 2 / n
+                else:
+                    miss = rx[inv[b, ~m]]  # (q, k) X's ranks paired with the missing feature rows
+                    n_kept = n - miss.shape[0]
+                    ss = (s2 - (miss ** 2).sum(axis=0)) - (s1 - miss.sum(axis=0)) ** 2 / n_kept
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    r = np.abs(num[:, j, c0:c0 + w]) / np.sqrt(ss)[:, None]
+                r[~np.isfinite(r)] = -1.0
+                best[b] = np.maximum(best[b], r.max(axis=1))
+                c0 += w
+    best[best < 0] = np.nan
+    return best
+
+
 def _clean_features(features: pd.DataFrame, names=None) -> pd.DataFrame:
     f = features.copy()
     f.columns = [str(c) for c in f.columns]
@@ -222,6 +307,9 @@ class PhikPermutationNull:
     feature_names_ : list of str
     null_ : np.ndarray, shape=(n_permutations, n_neurons), best φK over the features per permutation
     q99_ : pd.Series, per latent index the ``quantile`` of ``null_``
+    spearman_null_ : np.ndarray, shape=(n_permutations, n_neurons), best |Spearman ρ| over the features on the
+        same shuffles (:func:`best_abs_spearman_permuted`)
+    spearman_q99_ : pd.Series, per latent index the ``quantile`` of ``spearman_null_``
     settings_ : dict
     """
 
@@ -251,30 +339,42 @@ class PhikPermutationNull:
         by, wy = _binned(f.to_numpy(dtype=float), b, nom)  # nominal features: one bin per category
         rng = np.random.default_rng(self.random_state)
         self.null_ = np.full((self.n_permutations, k), np.nan)
+        self.spearman_null_ = np.full((self.n_permutations, k), np.nan)
         if k and nf:
+            perms = np.stack([rng.permutation(n) for _ in range(self.n_permutations)]) if self.n_permutations else None
             oy = _one_hot(by, wy)  # (n, nf*wy)
             # permutations per matrix product: bounded by the one-hot block and by the 2-D histograms it gives
             per = max(1, min(int(max_block_bytes // max(oy.nbytes, 1)), int(max_block_cells // (k * nf * b * wy))))
             p = 0
             while p < self.n_permutations:
                 m = min(per, self.n_permutations - p)
-                block = np.concatenate([oy[rng.permutation(n)] for _ in range(m)], axis=1)  # (n, m*nf*b)
+                block = np.concatenate([oy[perms[p + j]] for j in range(m)], axis=1)  # (n, m*nf*b)
                 H = (Ox @ block).reshape(k, b, m, nf, wy).transpose(2, 0, 3, 1, 4)  # (m, k, nf, b, wy)
                 ph = phik_from_tables(H, self.noise_correction)  # (m, k, nf)
                 with np.errstate(all="ignore"):
                     self.null_[p:p + m] = np.where(np.isnan(ph).all(axis=2), np.nan,
                                                    np.nanmax(np.nan_to_num(ph, nan=-1.0), axis=2))
                 p += m
+            if self.n_permutations:  # the same shuffles, Spearman's best |ρ| (as the correlation's cross-check)
+                self.spearman_null_ = best_abs_spearman_permuted(mu[:, self.neurons_], f.to_numpy(dtype=float), perms)
         idx = pd.Index([int(d) for d in self.neurons_], name="latent_index")
-        with np.errstate(all="ignore"):
-            q = np.nanquantile(self.null_, self.quantile, axis=0) if self.n_permutations and k else np.full(k, np.nan)
-        self.q99_ = pd.Series(q, index=idx)
+
+        def q99(null):
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns give NaN
+                return (np.nanquantile(null, self.quantile, axis=0) if self.n_permutations and k
+                        else np.full(k, np.nan))
+
+        self.q99_ = pd.Series(q99(self.null_), index=idx)
+        self.spearman_q99_ = pd.Series(q99(self.spearman_null_), index=idx)
         self.seconds_ = round(time.time() - t0, 2)
         self.settings_ = {
             "n_permutations": int(self.n_permutations), "quantile": self.quantile,
             "shuffle": "rows of the feature table permuted across windows (one seeded permutation of all features "
                        "at once), neurons fixed",
             "statistic": "per neuron the best phik over the features (the top feature's phik)",
+            "spearman_statistic": "per neuron the best |Spearman rho| over the features, on the same shuffles "
+                                  "(average ranks, pairwise-complete rows, as the correlation's cross-check)",
             "phik": f"{b} uniform bins per column, nominal features one bin per category (as the correlation), "
                     f"noise correction {self.noise_correction}, "
                     f"2-D histograms by one-hot matrix products, chi2 -> rho by interpolation on {RHO_GRID} rho values",
@@ -288,18 +388,95 @@ class PhikPermutationNull:
         for j, d in enumerate(self.neurons_):
             col = null[:, j]
             col = col[np.isfinite(col)]
+            rq = float(self.spearman_q99_.iloc[j])
             per.append({"latent_index": int(d), "q99": float(self.q99_.iloc[j]) if col.size else None,
                         "null_median": float(np.median(col)) if col.size else None,
-                        "null_max": float(col.max()) if col.size else None})
+                        "null_max": float(col.max()) if col.size else None,
+                        "spearman_q99": rq if np.isfinite(rq) else None})
         q = self.q99_.to_numpy(dtype=float)
+        rq = self.spearman_q99_.to_numpy(dtype=float)
         fin = np.isfinite(null)
+
+        def agg(f, v):
+            return float(f(v)) if np.isfinite(v).any() else None
+
         return {"n_permutations": int(self.n_permutations), "quantile": self.quantile,
                 "statistic": self.settings_["statistic"],
-                "best_phik_q99": float(np.nanmedian(q)) if np.isfinite(q).any() else None,
-                "best_phik_q99_max": float(np.nanmax(q)) if np.isfinite(q).any() else None,
+                "spearman_statistic": self.settings_["spearman_statistic"],
+                "best_phik_q99": agg(np.nanmedian, q), "best_phik_q99_max": agg(np.nanmax, q),
+                "best_abs_spearman_q99": agg(np.nanmedian, rq), "best_abs_spearman_q99_max": agg(np.nanmax, rq),
                 "best_phik_null_median": float(np.median(null[fin])) if fin.any() else None,
                 "n_neurons": int(self.neurons_.size), "n_features": len(self.feature_names_),
                 "n_samples": self.settings_["n_samples"], "seconds": self.seconds_, "per_neuron": per}
+
+
+# --------------------------------------------------------------------------- the metrics under shuffled features
+NULL_METRICS = ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness", "interpretability")
+
+
+def metrics_permutation_null(codes, factors, factor_names=None, n_permutations: int = 1, random_state: int = 0,
+                             mi_neighbors: int = 3, mi_max_samples: int | None = 2000) -> dict:
+    """The disentanglement metrics of the same codes against the factors shuffled across windows.
+
+    Each shuffle permutes the rows of ``factors`` (one seeded permutation of all factors at once, its own stream
+    ``[random_state, 11]``) and recomputes :func:`~musicneurons.analysis.metrics.disentanglement_report` as the
+    trained analysis does: with ``mi_max_samples``, Interpretability reads a kNN MI table
+    (:func:`~musicneurons.analysis.correlate.mutual_info_rect`, ``mi_neighbors``) of the shuffled factors, as
+    the trained side reads the correlation's cross-check; that table also gives the null of each code's best
+    MI over the factors. The Gaussian total correlation depends on the codes only and has no such null.
+    Each shuffle costs one full metrics pass (DCI's boosting, kNN MI): a few seconds to tens of seconds.
+
+    Parameters
+    ----------
+    codes : array-like, shape=(n_samples, n_codes)
+    factors : array-like, shape=(n_samples, n_factors)
+
+    Returns
+    -------
+    dict
+        ``summary["<key>"]["baselines"]["metrics_null"]``: ``n_permutations``, ``values`` (per metric the
+        list over shuffles), ``max`` and ``mean`` per metric, ``best_mi_null_median`` / ``best_mi_null_max``
+        (per code the best MI over the factors, max over shuffles; median and max over codes; None without
+        the MI table), ``shuffle``, ``seconds``.
+    """
+    from .correlate import mutual_info_rect
+    from .metrics import disentanglement_report
+
+    t0 = time.time()
+    codes = np.asarray(codes, float)
+    factors = np.asarray(factors, float)
+    rng = np.random.default_rng([random_state, 11])
+    values = {k: [] for k in NULL_METRICS}
+    best_mi = []
+    for _ in range(int(n_permutations)):
+        f = factors[rng.permutation(factors.shape[0])]
+        interp = {"random_state": random_state}
+        if mi_max_samples is not None:
+            mi = mutual_info_rect(codes, f, mi_neighbors, mi_max_samples, random_state)
+            interp.update(mi_table=mi, mi_table_source=f"kNN MI of the shuffled factors, n_neighbors={mi_neighbors}, "
+                                                       f"at most {mi_max_samples} windows")
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                best_mi.append(np.nanmax(mi, axis=1))
+        rep = disentanglement_report(codes, f, factor_names=factor_names, dci_kwargs={"random_state": random_state},
+                                     interpretability_kwargs=interp)
+        for k in NULL_METRICS:
+            values[k].append(float(rep[k]) if rep[k] is not None and np.isfinite(rep[k]) else None)
+
+    def agg(fn, v):
+        v = [x for x in v if x is not None]
+        return float(fn(v)) if v else None
+
+    per_code = np.nanmax(np.stack(best_mi), axis=0) if best_mi else None
+    fin = per_code[np.isfinite(per_code)] if per_code is not None else np.zeros(0)
+    return {"n_permutations": int(n_permutations), "values": values,
+            "max": {k: agg(max, v) for k, v in values.items()}, "mean": {k: agg(np.mean, v) for k, v in values.items()},
+            "best_mi_null_median": float(np.median(fin)) if fin.size else None,
+            "best_mi_null_max": float(fin.max()) if fin.size else None,
+            "shuffle": "rows of the factor table permuted across windows (one seeded permutation of all factors at "
+                       f"once, stream [{random_state}, 11]), codes fixed; every metric recomputed as for the trained "
+                       "codes",
+            "seconds": round(time.time() - t0, 2)}
 
 
 # --------------------------------------------------------------------------- the untrained model
@@ -320,12 +497,18 @@ def _top_stats(phik: pd.DataFrame, mu_top: np.ndarray) -> dict:
             "median_abs_pearson_top": med_r}
 
 
-def trained_reference(mu, phik: pd.DataFrame, order, n_top: int = N_TOP, metrics: dict | None = None) -> dict:
+def trained_reference(mu, phik: pd.DataFrame, order, n_top: int = N_TOP, metrics: dict | None = None,
+                      spearman: pd.DataFrame | None = None, mi: pd.DataFrame | None = None) -> dict:
     """The trained model's side of the comparison: the same statistics over its top ``n_top`` ranked music
-    neurons (``phik`` indexed by latent index, e.g. ``NeuronFeatureCorrelation.phik_``)."""
+    neurons (``phik`` indexed by latent index, e.g. ``NeuronFeatureCorrelation.phik_``); with the correlation's
+    ``spearman`` / ``mi`` tables also the median over the analysed neurons of each one's best |ρ| / MI (the
+    statistics the permutation nulls give per neuron)."""
     top = [int(d) for d in np.asarray(order)[:n_top] if int(d) in phik.index]
     s = _top_stats(phik.loc[top], np.asarray(mu, float)[:, top])
     s.pop("best_phik_top")
+    for name, table, fn in (("median_best_abs_spearman", spearman, np.abs), ("median_best_mi", mi, None)):
+        best = (table.abs() if fn else table).max(axis=1, skipna=True).to_numpy(float) if table is not None else None
+        s[name] = float(np.nanmedian(best)) if best is not None and np.isfinite(best).any() else None
     s["metrics"] = ({k: v for k, v in metrics.items() if k not in ("settings", "per_factor")} if metrics else None)
     return s
 
@@ -396,9 +579,11 @@ def untrained_baseline(mu, sigma, features: pd.DataFrame, categories: Mapping[st
     return out, c.phik_
 
 
-def baselines_summary(null: PhikPermutationNull | None, untrained: dict | None, trained: dict | None) -> dict:
+def baselines_summary(null: PhikPermutationNull | None, untrained: dict | None, trained: dict | None,
+                      metrics_null: dict | None = None) -> dict:
     """``summary["<key>"]["baselines"]`` (shape in the module docstring)."""
-    out = {"permutation": null.summary() if null is not None else None, "untrained": untrained, "trained": trained}
+    out = {"permutation": null.summary() if null is not None else None, "untrained": untrained, "trained": trained,
+           "metrics_null": metrics_null}
     if null is not None:
         out["per_neuron"] = {str(int(d)): (float(v) if np.isfinite(v) else None) for d, v in null.q99_.items()}
         out["rule"] = (f"a neuron's concept label (P/R/M) is given only when its best phik is above the "

@@ -16,7 +16,8 @@ import pandas as pd
 
 from .activation import RealRandomDetector
 from .attributes import AttributeVectors
-from .baselines import N_TOP, PhikPermutationNull, baselines_summary, trained_reference, untrained_baseline
+from .baselines import (N_TOP, PhikPermutationNull, baselines_summary, metrics_permutation_null, trained_reference,
+                        untrained_baseline)
 from .correlate import NeuronFeatureCorrelation, neuron_correlations
 from .intervene import NeuronAblation, Traversal, ablate_noise
 from .metrics import disentanglement_report
@@ -101,7 +102,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                     features_fn: Callable | None = None, n_decoded: int | str | None = "auto",
                     n_intervention_melodies: int = 32, n_traversed: int = 5, max_ablated: int | None = MAX_ABLATED,
                     max_neurons: int | None = 128, progress: bool = False,
-                    n_permutations: int = 0, untrained_mu=None, untrained_sigma=None, untrained_seed=None,
+                    n_permutations: int = 0, n_metric_permutations: int = 0, untrained_mu=None, untrained_sigma=None, untrained_seed=None,
                     n_top: int = N_TOP, random_state: int = 0, log: Callable[[str], None] | None = None,
                     groups=None) -> LatentAnalysis:
     """Run the array-level analysis of one model.
@@ -148,7 +149,10 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         With features: the permutation null of each analysed neuron's best-feature phik
         (:class:`~musicneurons.analysis.baselines.PhikPermutationNull`, seeded by ``random_state``);
         the summary then labels (P/R/M) only the neurons whose best phik clears its 99th percentile.
-        0: no null, labels ungated.
+        The same shuffles give each neuron's null of its best |Spearman ρ|. 0: no null, labels ungated.
+    n_metric_permutations : int
+        With ``metrics``: shuffles of the features for the metrics' null
+        (:func:`~musicneurons.analysis.baselines.metrics_permutation_null`; each costs one metrics pass).
     untrained_mu, untrained_sigma : array-like, shape=(n_samples, n_dims), optional
         The posterior of the same architecture, untrained, on the same inputs: analysed by
         :func:`~musicneurons.analysis.baselines.untrained_baseline` (its top ``n_top`` dims; the metrics
@@ -236,10 +240,12 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     if twinkle_mu is not None and twinkle_sigma is not None:
         out.twinkle = twinkle_table(twinkle_mu, twinkle_sigma, mu, sigma, profile.music_mask_, order)
     base_settings = None
-    if out.correlation is not None and (n_permutations or untrained_mu is not None):
+    if out.correlation is not None and (n_permutations or n_metric_permutations or untrained_mu is not None):
         import time
 
         clock.start((f"permutation null ({n_permutations} shuffles)" if n_permutations else "")
+                    + (f", metrics null ({n_metric_permutations} shuffles)"
+                       if n_metric_permutations and out.metrics is not None else "")
                     + (", untrained baseline" if untrained_mu is not None else ""))
         kept = out.correlation.feature_names_
         t0 = time.time()
@@ -248,6 +254,15 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                                            noise_correction=out.correlation.noise_correction,
                                            random_state=random_state).fit(mu, features, order, feature_names=kept)
         t1 = time.time()
+        metrics_null = None
+        if n_metric_permutations and out.metrics is not None:
+            c = out.correlation
+            metrics_null = metrics_permutation_null(
+                mu[:, order], features[kept].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+                .to_numpy(dtype=float), factor_names=kept, n_permutations=n_metric_permutations,
+                random_state=random_state, mi_neighbors=c.mi_neighbors,
+                mi_max_samples=c.mi_max_samples if cross_checks else None)
+        t2 = time.time()
         untrained = None
         n_cmp = min(n_top, order.size) if order.size else n_top  # the same number of dims on both sides
         if untrained_mu is not None:
@@ -257,8 +272,10 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                 metrics=metrics and out.metrics is not None, metrics_n_dims=order.size, random_state=random_state,
                 seed=untrained_seed, mi_neighbors=out.correlation.mi_neighbors,
                 mi_max_samples=out.correlation.mi_max_samples if cross_checks else None)
-        trained = trained_reference(mu, out.correlation.phik_, order, n_cmp, out.metrics) if order.size else None
-        out.baselines = baselines_summary(out.null, untrained, trained)
+        trained = (trained_reference(mu, out.correlation.phik_, order, n_cmp, out.metrics,
+                                     spearman=out.correlation.spearman_ if cross_checks else None,
+                                     mi=out.correlation.mi_ if cross_checks else None) if order.size else None)
+        out.baselines = baselines_summary(out.null, untrained, trained, metrics_null)
         base_settings = {"permutation": out.null.settings_ if out.null is not None else None,
                          "untrained": ({"n_top": n_cmp, "init": untrained["init"], "seed": untrained_seed,
                                         "n_top_rule": f"min({n_top}, the trained model's analysed music neurons)",
@@ -266,7 +283,10 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                                                    f"or among all dims when it has fewer than {n_cmp}",
                                         "metrics_n_dims": untrained["metrics_n_dims"]} if untrained else None),
                          "label_rule": out.baselines.get("rule"),
-                         "seconds_permutation": round(t1 - t0, 2), "seconds_untrained": round(time.time() - t1, 2)}
+                         "metrics_null": ({k: metrics_null[k] for k in ("n_permutations", "shuffle")}
+                                          if metrics_null else None),
+                         "seconds_permutation": round(t1 - t0, 2), "seconds_metrics_null": round(t2 - t1, 2),
+                         "seconds_untrained": round(time.time() - t2, 2)}
     out.settings = {"profile": profile.settings_,
                     "correlation": out.correlation.settings_ if out.correlation else None,
                     "attributes": out.attributes.settings_ if out.attributes else None,
@@ -352,6 +372,12 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
             entry.update({"top_phik_null_q99": q, "clears_null": ok, "category_raw": cat,
                           "category": cat if ok else None,
                           "label": (cat if ok else "below chance" if ok is False else None)})
+            rq = getattr(null, "spearman_q99_", pd.Series(dtype=float)).get(int(d))
+            rho = (float(c.spearman_.loc[int(d)].abs().max()) if int(d) in c.spearman_.index
+                   and c.spearman_.loc[int(d)].notna().any() else None)
+            rq = float(rq) if rq is not None and np.isfinite(rq) else None
+            entry.update({"best_abs_spearman": rho, "spearman_null_q99": rq,
+                          "clears_spearman_null": bool(rho > rq) if rho is not None and rq is not None else None})
         if up is not None:
             entry["untrained_feature_phik"] = (float(up[top].max()) if top is not None and top in up.columns
                                                and up[top].notna().any() else None)
@@ -427,3 +453,44 @@ def summarize(models: Mapping[str, LatentAnalysis] | None = None, **kwargs: Late
     all_models = dict(models or {})
     all_models.update(kwargs)
     return {str(k): summarize_model(v) for k, v in all_models.items()}
+
+
+HELD_OUT_MIN_WINDOWS = 100  # fewer held-out windows than this: no held-out panel (too few for a σ rule)
+
+
+def key_findings(summary: dict, n_top: int = 5) -> dict:
+    """The findings a reader checks first, from one model's :func:`summarize_model` dict: windows, health gate,
+    music-neuron count (CI, threshold rule), and the top ``n_top`` ranked neurons with their top feature, φK,
+    null q99 and label."""
+    h = summary.get("health") or {}
+    neurons = summary.get("music_neurons") or []
+    judged = [m for m in neurons if m.get("clears_null") is not None]
+    return {
+        "n_windows": summary.get("n_samples"), "n_sources": summary.get("bootstrap_groups"),
+        "health": {k: h.get(k) for k in ("passes", "recon_accuracy", "always_hold_accuracy", "recon_exact_windows",
+                                         "noise_zeroing_changed_steps", "n_windows", "failures")} if h else None,
+        "n_music_neurons": summary.get("n_music_neurons"), "n_music_neurons_ci": summary.get("n_music_neurons_ci"),
+        "sigma_threshold": summary.get("sigma_threshold"), "sigma_threshold_rule": summary.get("sigma_threshold_rule"),
+        "n_clear_null": sum(bool(m["clears_null"]) for m in judged) if judged else None, "n_judged": len(judged),
+        "top": [{k: m.get(k) for k in ("rank", "latent_index", "top_feature", "top_phik", "top_phik_null_q99",
+                                       "clears_null", "category", "category_raw", "rank_lo", "rank_hi")}
+                for m in neurons[:n_top]],
+    }
+
+
+def held_out_comparison(full: dict, held: dict, n_top: int = 5) -> dict:
+    """``summary["<key>"]["held_out"]`` from two :func:`summarize_model` dicts, all windows (``full``) and the
+    held-out windows only (``held``: sources the model was not trained on): :func:`key_findings` of each and
+    how the two music-neuron sets overlap."""
+    fa = {m["latent_index"] for m in full.get("music_neurons") or []}
+    ha = {m["latent_index"] for m in held.get("music_neurons") or []}
+    first = [(s.get("music_neurons") or [{}])[0].get("latent_index") for s in (full, held)]
+    return to_jsonable({
+        "all": key_findings(full, n_top), "held_out": key_findings(held, n_top),
+        "music_overlap": {"both": len(fa & ha), "only_all": len(fa - ha), "only_held_out": len(ha - fa)},
+        "same_rank_1": first[0] is not None and first[0] == first[1],
+        "settings": {"windows": "the analysed windows whose source is not in the model's training split (its card)",
+                     "analysis": "the same analyze_latents call on the subset without metrics, interventions or "
+                                 "the untrained baseline; its own σ rule, bootstrap, permutation null and health gate",
+                     "min_windows": HELD_OUT_MIN_WINDOWS},
+    })

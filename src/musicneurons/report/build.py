@@ -25,7 +25,7 @@ from .cells import _rank_map
 from .effect_parts import (ablation_part, interventions_part, neuron_ablation_part,
                            real_random_part)
 from .neuron_parts import (attributes_part, baselines_part, correlations_part, features_part,
-                           health_part, melody_part, metrics_part, neurons_part)
+                           health_part, held_out_part, melody_part, metrics_part, neurons_part)
 from .page_sections import (footer_html, header_html, overview_section, paper_section,
                             settings_section, timings_section, twinkle_section)
 
@@ -33,8 +33,9 @@ from .page_sections import (footer_html, header_html, overview_section, paper_se
 def model_section(run: RunResults, key: str) -> str:
     s = run.summary[key]
     ranks = _rank_map(s)
-    parts = [health_part(run, key, s), baselines_part(run, key, s),
+    parts = [health_part(run, key, s), held_out_part(run, key, s), baselines_part(run, key, s),
              neurons_part(run, key, s), correlations_part(run, key, s, ranks), features_part(run, key, s, ranks)]
+    parts = [p for p in parts if p is not None]
     if key == "16bar":
         parts.append(melody_part(run, key, s, ranks))
     parts += [attributes_part(run, key, s, ranks), real_random_part(run, key, s), ablation_part(run, key, s),

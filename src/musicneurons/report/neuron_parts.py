@@ -37,6 +37,63 @@ def health_part(run: RunResults, key: str, s: dict) -> str:
     return section(f"health-{key}", title, body, level=3)
 
 
+def held_out_part(run: RunResults, key: str, s: dict) -> str | None:
+    """All windows beside held-out windows only (sources the model was not trained on); None when the run has no
+    such comparison (``--windows held_out``, no training split, or too few held-out windows)."""
+    ho = s.get("held_out")
+    if not isinstance(ho, dict):
+        return None
+    a, h = ho.get("all") or {}, ho.get("held_out") or {}
+
+    def health(k, f):
+        return (f.get("health") or {}).get(k)
+
+    def gate(f):
+        g = f.get("health") or {}
+        return None if g.get("passes") is None else ("passes" if g["passes"] else "fails")
+
+    def count(f):
+        ci = f.get("n_music_neurons_ci")
+        return f"{f.get('n_music_neurons')}" + (f" (95% CI {ci[0]}–{ci[1]})" if ci else "")
+
+    def neuron(f, i):
+        top = f.get("top") or []
+        if i >= len(top):
+            return None
+        m = top[i]
+        lab = m.get("category") or ("below chance" if m.get("clears_null") is False else m.get("category_raw"))
+        q = m.get("top_phik_null_q99")
+        return (f"d{m.get('latent_index')}: {_feature_name(run, m.get('top_feature'))} φK {fmt(m.get('top_phik'), 2)}"
+                + (f" (null q99 {fmt(q, 2)})" if q is not None else "") + f", {lab or '–'}")
+
+    rows = [("windows (sources)", f"{a.get('n_windows')} ({a.get('n_sources')})",
+             f"{h.get('n_windows')} ({h.get('n_sources')})"),
+            ("greedy per-step accuracy", fmt(health("recon_accuracy", a)), fmt(health("recon_accuracy", h))),
+            ("always-hold baseline", fmt(health("always_hold_accuracy", a)), fmt(health("always_hold_accuracy", h))),
+            ("windows reconstructed exactly", fmt(health("recon_exact_windows", a)),
+             fmt(health("recon_exact_windows", h))),
+            ("decoded steps changed by zeroing noise", fmt(health("noise_zeroing_changed_steps", a)),
+             fmt(health("noise_zeroing_changed_steps", h))),
+            ("health gate", gate(a), gate(h)),
+            ("music neurons", count(a), count(h)),
+            ("σ threshold (rule)", f"{fmt(a.get('sigma_threshold'))} ({a.get('sigma_threshold_rule')})",
+             f"{fmt(h.get('sigma_threshold'))} ({h.get('sigma_threshold_rule')})"),
+            ("neurons whose best φK clears the null", f"{a.get('n_clear_null')} of {a.get('n_judged')}",
+             f"{h.get('n_clear_null')} of {h.get('n_judged')}")]
+    rows += [(f"rank {i + 1}", neuron(a, i), neuron(h, i)) for i in range(max(len(a.get("top") or []),
+                                                                               len(h.get("top") or [])))]
+    ov = ho.get("music_overlap") or {}
+    body = table(rows, ["", "all analysed windows", "held-out windows only"])
+    body += (f"<p>Music neurons in both: <b>{ov.get('both')}</b>; only on all windows: {ov.get('only_all')}; only on "
+             f"held-out windows: {ov.get('only_held_out')}. Rank 1 is "
+             + ("the same dim" if ho.get("same_rank_1") else "a different dim") + " in both.</p>")
+    body += settings_line(ho.get("settings") or {})
+    lead = ("The paper analysed the corpus its models were trained on, and so does the default run. Here the key "
+            "findings are recomputed on the windows of sources the model never saw in training, to show whether "
+            "they depend on training data.")
+    return section(f"held-out-{key}", "All windows vs held-out windows", body, level=3, lead=lead)
+
+
 def baselines_part(run: RunResults, key: str, s: dict) -> str:
     b = s.get("baselines")
     title = "Chance baselines"
@@ -57,16 +114,34 @@ def baselines_part(run: RunResults, key: str, s: dict) -> str:
              f"{u.get('n_music_neurons')} ({u.get('sigma_threshold_rule')})" if u else None, None),
             (f"median |Pearson r| among the top {n_top}", t.get("median_abs_pearson_top"),
              u.get("median_abs_pearson_top"), None)]
-    tm, um = t.get("metrics") or {}, u.get("metrics") or {}
-    for k in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness"):
+    if t.get("median_best_abs_spearman") is not None:
+        rows.append(("median best |Spearman ρ| of the analysed neurons", t.get("median_best_abs_spearman"), None,
+                     p.get("best_abs_spearman_q99")))
+    mn = b.get("metrics_null") or {}
+    if t.get("median_best_mi") is not None:
+        rows.append(("median best kNN MI (nats) of the analysed neurons", t.get("median_best_mi"), None,
+                     mn.get("best_mi_null_median")))
+    tm, um, nm = t.get("metrics") or {}, u.get("metrics") or {}, mn.get("max") or {}
+    for k in ("mig", "sap", "dci_disentanglement", "dci_completeness", "dci_informativeness", "interpretability"):
         if k in tm or k in um:
-            rows.append((k, tm.get(k), um.get(k), None))
+            rows.append((k, tm.get(k), um.get(k), nm.get(k)))
     body = table(rows, ["", "trained (this model)", "untrained (same architecture)",
-                        "permutation null, q99 (median over neurons)"], numeric=(1, 2, 3))
+                        "permutation null (features shuffled)"], numeric=(1, 2, 3))
+    body += ('<p class="settings">permutation null column: for φK and Spearman ρ the 99th percentile of each '
+             f"neuron's best value over {p.get('n_permutations')} shuffles, median over neurons; "
+             + (f"for MI and the metrics the largest value over {mn.get('n_permutations')} shuffle(s) (each is a "
+                "full metrics pass), MI per neuron its best feature, median over neurons"
+                if mn else "no metrics null in this run")
+             + ".</p>")
     if judged:
         body += (f"<p><b>{n_clear} of {len(judged)}</b> analysed music neurons have a best φK above their "
                  f"permutation null's 99th percentile (per neuron; largest q99 {fmt(p.get('best_phik_q99_max'))}); "
-                 "only these get a concept label.</p>")
+                 "only these get a concept label.")
+        rj = [m for m in neurons if m.get("clears_spearman_null") is not None]
+        if rj:
+            body += (f" On the same shuffles, {sum(bool(m['clears_spearman_null']) for m in rj)} of {len(rj)} have a "
+                     f"best |Spearman ρ| above theirs (largest q99 {fmt(p.get('best_abs_spearman_q99_max'))}).")
+        body += "</p>"
     counts = u.get("top_feature_counts") or {}
     if counts:
         top = sorted(counts.items(), key=lambda kv: -kv[1])[:5]
