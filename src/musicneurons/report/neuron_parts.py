@@ -63,8 +63,9 @@ def held_out_part(run: RunResults, key: str, s: dict) -> str | None:
         m = top[i]
         lab = m.get("category") or ("below chance" if m.get("clears_null") is False else m.get("category_raw"))
         q = m.get("top_phik_null_q99")
-        return (f"d{m.get('latent_index')}: {_feature_name(run, m.get('top_feature'))} φK {fmt(m.get('top_phik'), 2)}"
-                + (f" (null q99 {fmt(q, 2)})" if q is not None else "") + f", {lab or '–'}")
+        return (f"d{esc(m.get('latent_index'))}: {_feature_name(run, m.get('top_feature'))} "
+                f"φK {fmt(m.get('top_phik'), 2)}" + (f" (null q99 {fmt(q, 2)})" if q is not None else "")
+                + f", {esc(lab or '–')}")
 
     rows = [("windows (sources)", f"{a.get('n_windows')} ({a.get('n_sources')})",
              f"{h.get('n_windows')} ({h.get('n_sources')})"),
@@ -80,13 +81,14 @@ def held_out_part(run: RunResults, key: str, s: dict) -> str | None:
              f"{fmt(h.get('sigma_threshold'))} ({h.get('sigma_threshold_rule')})"),
             ("neurons whose best φK clears the null", f"{a.get('n_clear_null')} of {a.get('n_judged')}",
              f"{h.get('n_clear_null')} of {h.get('n_judged')}")]
-    rows += [(f"rank {i + 1}", neuron(a, i), neuron(h, i)) for i in range(max(len(a.get("top") or []),
-                                                                               len(h.get("top") or [])))]
+    rows = [tuple(esc(c) if c is not None else "–" for c in r) for r in rows]  # the neuron cells below are HTML
+    rows += [(f"rank {i + 1}", neuron(a, i) or "–", neuron(h, i) or "–")
+             for i in range(max(len(a.get("top") or []), len(h.get("top") or [])))]
     ov = ho.get("music_overlap") or {}
-    body = table(rows, ["", "all analysed windows", "held-out windows only"])
+    body = table(rows, ["", "all analysed windows", "held-out windows only"], raw=(0, 1, 2))
     body += (f"<p>Music neurons in both: <b>{ov.get('both')}</b>; only on all windows: {ov.get('only_all')}; only on "
              f"held-out windows: {ov.get('only_held_out')}. Rank 1 is "
-             + ("the same dim" if ho.get("same_rank_1") else "a different dim") + " in both.</p>")
+             + ("the same dim in both" if ho.get("same_rank_1") else "not the same dim in the two") + ".</p>")
     body += settings_line(ho.get("settings") or {})
     lead = ("The paper analysed the corpus its models were trained on, and so does the default run. Here the key "
             "findings are recomputed on the windows of sources the model never saw in training, to show whether "
@@ -154,8 +156,9 @@ def baselines_part(run: RunResults, key: str, s: dict) -> str:
     body += settings_line({k: v for k, v in line.items() if v is not None})
     lead = ("Every association stated below is compared with two chance levels: an untrained model of the same "
             "architecture (Magenta's initial weights, seeded) encoding the same windows, and a permutation null "
-            "(the features shuffled across windows; per neuron the best φK over all features, so picking the best "
-            "feature is accounted for).")
+            "(the features shuffled across windows; per neuron the best φK and the best |Spearman ρ| over all "
+            "features, so picking the best feature is accounted for; the kNN MI and the disentanglement metrics "
+            "recomputed on shuffled features).")
     return section(f"baselines-{key}", title, body, level=3, lead=lead)
 
 
