@@ -188,7 +188,8 @@ def analyze_run_model(run, key: str) -> dict:
     summary["n_random"] = int(len(mu_random))
     flag = _in_training(melodies_path)
     summary["analysed_windows"] = _training_share(flag, s.windows)
-    held = flag.eq(False).to_numpy(dtype=bool) if flag is not None and s.windows == "all" else None
+    held = (flag.eq(False).fillna(False).to_numpy(dtype=bool)  # unknown (NA) is not held out
+            if flag is not None and s.windows == "all" else None)
     if held is not None and held.sum() >= HELD_OUT_MIN_WINDOWS:
         # the key findings again on the windows of sources the model never saw, beside those on all windows
         ah = analyze_latents(
