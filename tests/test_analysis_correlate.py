@@ -215,3 +215,20 @@ def test_benjamini_hochberg_beside_bonferroni():
     assert s["n_cells"] == fin.sum() and 0 < s["share_bonferroni"] <= s["share_bh"] <= 1
     # the planted neurons' own features are discoveries under both
     assert bool(c.significant_.loc[int(p.informative[0]), "P1"]) and bool(c.significant_bh_.loc[int(p.informative[0]), "P1"])
+
+
+def test_ksg_mutual_info_equals_sklearn():
+    from sklearn.feature_selection import mutual_info_regression
+
+    from musicneurons.analysis.correlate import ksg_mutual_info
+
+    rng = np.random.default_rng(8)
+    n = 700
+    X = rng.normal(size=(n, 6))
+    X[:, 1] = np.round(X[:, 1])  # ties (broken by the estimator's 1e-10 noise, as sklearn)
+    X[:, 2] = 0.0  # constant
+    X[:, 3] = X[:, 0] ** 2 * 50 + 3  # a large offset and scale
+    for y in (X[:, 0] + rng.normal(size=n), np.round(rng.normal(size=n) * 2), rng.integers(0, 3, n).astype(float)):
+        for k, seed in ((3, 0), (5, 11)):
+            want = mutual_info_regression(X, y, n_neighbors=k, random_state=seed)
+            np.testing.assert_array_equal(ksg_mutual_info(X, y, n_neighbors=k, random_state=seed), want)

@@ -102,7 +102,7 @@ def analyze_run_model(run, key: str) -> dict:
     on the run's arrays with the run's settings (the one orchestration a Python user calls too); writes every
     table to ``analysis/<key>/`` and returns the summary."""
     from .analysis import analyze_latents, summarize_model
-    from .analysis.summary import HELD_OUT_MIN_WINDOWS, held_out_comparison
+    from .analysis.summary import HELD_OUT_MAX_NEURONS, HELD_OUT_MIN_WINDOWS, held_out_comparison
     from .analysis.twinkle import twinkle_events
     from .features import compute_features
     from .tables import read_table
@@ -196,6 +196,7 @@ def analyze_run_model(run, key: str) -> dict:
             mu[held], sigma[held], features[held].reset_index(drop=True), categories, events=events[held], model=model,
             sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
             metrics=False, cross_checks=False, random_state=s.seed, n_permutations=n_perm, n_decoded=None,
+            max_neurons=HELD_OUT_MAX_NEURONS,
             groups=groups[held] if groups is not None else None,
             log=lambda line: run.log(f"           {key} held-out {line}"))
         summary["held_out"] = held_out_comparison(summary, summarize_model(ah))

@@ -1,9 +1,9 @@
 """Worker processes that die with their parent.
 
 A run killed with SIGKILL cannot clean up its pools, so every worker this package starts asks the kernel to send
-it SIGKILL when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op). The analysis's joblib
-work (DCI's fits, kNN mutual information) runs in threads (:func:`threads_only`): scikit-learn's tree and
-neighbour code releases the GIL, and threads cannot outlive the process.
+it SIGKILL when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op). The analysis's parallel
+work (DCI's fits, kNN mutual information) runs in threads, which cannot outlive the process: scikit-learn's tree
+code and scipy's KD-tree release the GIL.
 """
 
 from __future__ import annotations
@@ -28,11 +28,3 @@ def die_with_parent():
         return
     if os.getppid() != parent or parent == 1:  # the parent died before prctl took effect
         os._exit(1)
-
-
-def threads_only():
-    """A context in which joblib (and scikit-learn's ``n_jobs``) use threads, not loky worker processes."""
-    from joblib import parallel_config
-
-    return parallel_config(backend="threading")
-

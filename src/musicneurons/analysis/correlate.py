@@ -22,13 +22,13 @@ on a random subsample of at most ``mi_max_samples`` = 2000 rows; nats).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from ..procs import threads_only
 
 CATEGORIES = ("P", "R", "M")
 
@@ -232,18 +232,93 @@ def spearman_rect(X, Y) -> np.ndarray:
     return _correlate_rect(X, Y, _rank_columns)
 
 
+def _count_within(sorted_values: np.ndarray, x: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """Per point ``#{j : |sorted_values[j] - x[i]| <= radius[i]}``, as a KD-tree's radius count: a binary search
+    for each bound, then the bounds moved by the exact test ``|v - x| <= r`` (rounding of ``x ± r`` can put the
+    search one element off)."""
+    n = sorted_values.size
+    hi = np.searchsorted(sorted_values, x + radius, "right")
+    lo = np.searchsorted(sorted_values, x - radius, "left")
+
+    def within(pos):
+        return np.abs(sorted_values[np.clip(pos, 0, n - 1)] - x) <= radius
+
+    for _ in range(8):
+        hi_down = (hi > 0) & ~within(hi - 1)
+        hi_up = (hi < n) & within(hi)
+        lo_up = (lo < n) & ~within(lo)
+        lo_down = (lo > 0) & within(lo - 1)
+        if not (hi_down.any() or hi_up.any() or lo_up.any() or lo_down.any()):
+            return hi - lo
+        hi = hi - hi_down + hi_up
+        lo = lo + lo_up - lo_down
+    raise RuntimeError("radius count did not settle")  # pragma: no cover - rounding moves a bound by one
+
+
+def ksg_mutual_info(X, y, n_neighbors: int = 3, random_state: int = 0) -> np.ndarray:
+    """Kraskov (KSG-1) mutual information (nats) of each column of X with y: the same numbers as
+    ``sklearn.feature_selection.mutual_info_regression(X, y, n_neighbors=n_neighbors, random_state=random_state)``
+    for continuous X and y (tested equal), faster for many columns.
+
+    As sklearn: X's columns and y are scaled to unit variance (no centring) and get Gaussian noise of 1e-10 x
+    max(1, mean |value|) from ``np.random.RandomState(random_state)`` (X first, then y); per column the distance
+    to the ``n_neighbors``-th neighbour in the joint (x, y) space (Chebyshev) sets a radius just below it, and
+    ``MI = ψ(n) + ψ(k) - <ψ(n_x + 1)> - <ψ(n_y + 1)>`` (clipped at 0) from the marginal counts within it. The
+    joint neighbours come from scipy's cKDTree, the marginal counts from sorted arrays (sklearn builds KD-trees
+    for both marginals of every column); columns run on threads.
+
+    Parameters
+    ----------
+    X : array-like, shape=(n_samples, n_columns)
+    y : array-like, shape=(n_samples,)
+
+    Returns
+    -------
+    np.ndarray, shape=(n_columns,)
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from scipy.spatial import cKDTree
+    from scipy.special import digamma
+    from sklearn.preprocessing import scale
+
+    X = np.array(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    n = X.shape[0]
+    rng = np.random.RandomState(random_state)
+    X = scale(X, with_mean=False, copy=False)
+    X += 1e-10 * np.maximum(1, np.mean(np.abs(X), axis=0)) * rng.standard_normal(size=X.shape)
+    y = scale(y, with_mean=False)
+    y = y + 1e-10 * np.maximum(1, np.mean(np.abs(y))) * rng.standard_normal(size=n)
+    y_sorted = np.sort(y)
+    const = digamma(n) + digamma(n_neighbors)
+
+    def one(i):
+        x = X[:, i]
+        xy = np.column_stack((x, y))
+        kth = cKDTree(xy).query(xy, k=n_neighbors + 1, p=np.inf)[0][:, -1]  # [:, 0] is the point itself
+        radius = np.nextafter(kth, 0)
+        nx = _count_within(np.sort(x), x, radius) - 1.0
+        ny = _count_within(y_sorted, y, radius) - 1.0
+        return max(0.0, float(const - np.mean(digamma(nx + 1)) - np.mean(digamma(ny + 1))))
+
+    workers = min(X.shape[1], os.cpu_count() or 1)
+    if workers <= 1:
+        return np.array([one(i) for i in range(X.shape[1])])
+    with ThreadPoolExecutor(workers) as pool:  # cKDTree and numpy release the GIL
+        return np.array(list(pool.map(one, range(X.shape[1]))))
+
+
 def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000, random_state: int = 0):
     """kNN mutual information (nats) between columns of X and each column of Y.
 
-    Kraskov estimator from ``sklearn.feature_selection.mutual_info_regression`` on at most
+    Kraskov estimator (:func:`ksg_mutual_info`, the numbers of sklearn's ``mutual_info_regression``) on at most
     ``max_samples`` randomly chosen rows (with NaN rows of that feature removed).
 
     Returns
     -------
     np.ndarray, shape=(n_x, n_y)
     """
-    from sklearn.feature_selection import mutual_info_regression
-
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     rng = np.random.default_rng(random_state)
@@ -257,10 +332,7 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
         if rows.size <= n_neighbors + 1:
             continue
         for j in cols:
-            with threads_only():  # no loky worker outlives a killed run
-                out[:, j] = mutual_info_regression(
-                    X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state, n_jobs=-1
-                )
+            out[:, j] = ksg_mutual_info(X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state)
     return out
 
 
@@ -471,7 +543,7 @@ class NeuronFeatureCorrelation:
             "significant": (f"p < {self.alpha} / n_cells (Bonferroni); also Benjamini-Hochberg q < {self.alpha}"
                             if self.significance else None),
             "spearman": "scipy rankdata (average ties), pairwise-complete rows" if self.cross_checks else None,
-            "mutual_information": (f"kNN (Kraskov, sklearn mutual_info_regression), n_neighbors={self.mi_neighbors}, "
+            "mutual_information": (f"kNN (Kraskov, = sklearn mutual_info_regression), n_neighbors={self.mi_neighbors}, "
                                    f"max_samples={self.mi_max_samples}, nats") if self.cross_checks else None,
             "dropped_constant_features": list(self.dropped_constant_),
             "dropped_duplicate_features": dict(self.dropped_duplicate_),

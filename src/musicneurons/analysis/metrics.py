@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..procs import threads_only
 
 
 def _check(codes, factors):
@@ -303,7 +302,7 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
         ``score`` (mean R^2), ``per_factor`` R^2 (n_factors,), ``best_code`` (n_factors,) column
         index in ``codes``, ``settings``.
     """
-    from sklearn.feature_selection import mutual_info_regression
+    from .correlate import ksg_mutual_info
 
     c, f = _check(codes, factors)
     if mi_table is not None:
@@ -323,9 +322,7 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
             m = np.nan_to_num(mi_table[:, j], nan=-np.inf)
             from_table += 1
         elif mi == "knn":
-            with threads_only():
-                m = mutual_info_regression(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state,
-                                           n_jobs=-1)
+            m = ksg_mutual_info(c[sel], f[sel, j], n_neighbors=n_neighbors, random_state=random_state)
         elif mi == "binned":
             m = discrete_mutual_info(histogram_discretize(c[sel], bins),
                                      histogram_discretize(f[sel, j][:, None], bins))[:, 0]
@@ -337,7 +334,7 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
         per[j] = float(np.corrcoef(x, y)[0, 1] ** 2) if np.ptp(x) > 0 else 0.0  # = LinearRegression R^2
     return {"score": float(np.nanmean(per)) if np.isfinite(per).any() else float("nan"),
             "per_factor": per, "best_code": best,
-            "settings": {"mi": (f"kNN (mutual_info_regression, n_neighbors={n_neighbors})" if mi == "knn"
+            "settings": {"mi": (f"kNN (Kraskov, = sklearn mutual_info_regression, n_neighbors={n_neighbors})" if mi == "knn"
                                 else f"binned, {bins} uniform bins"), "max_samples": max_samples,
                          "mi_table": (f"most informative code read from an MI table ({mi_table_source}) for "
                                       f"{from_table} of {f.shape[1]} factors" if mi_table is not None else None),

@@ -456,6 +456,7 @@ def summarize(models: Mapping[str, LatentAnalysis] | None = None, **kwargs: Late
 
 
 HELD_OUT_MIN_WINDOWS = 100  # fewer held-out windows than this: no held-out panel (too few for a σ rule)
+HELD_OUT_MAX_NEURONS = 30  # the held-out panel's per-neuron analyses (φK, its null) on the top 30 music neurons
 
 
 def key_findings(summary: dict, n_top: int = 5) -> dict:
@@ -492,5 +493,6 @@ def held_out_comparison(full: dict, held: dict, n_top: int = 5) -> dict:
         "settings": {"windows": "the analysed windows whose source is not in the model's training split (its card)",
                      "analysis": "the same analyze_latents call on the subset without metrics, interventions or "
                                  "the untrained baseline; its own σ rule, bootstrap, permutation null and health gate",
+                     "per_neuron": f"φK and its null on the top {HELD_OUT_MAX_NEURONS} ranked music neurons",
                      "min_windows": HELD_OUT_MIN_WINDOWS},
     })
