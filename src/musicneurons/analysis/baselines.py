@@ -11,10 +11,10 @@ Two references, both torch-free (arrays in, dicts out):
    The same shuffles give each neuron's null of its best |Spearman ρ| (:func:`best_abs_spearman_permuted`,
    one matrix product per shuffle), the chance level of the ρ the report prints beside each φK.
 
-   One vectorised pass per permutation: both sides are binned once, exactly as
+   One pass per permutation: both sides are binned once, exactly as
    :func:`~musicneurons.analysis.correlate.bin_uniform` (phik's interval binning); a shuffle only changes the
-   2-D histograms, which for all neuron x feature pairs at once are one matrix product of one-hot codes
-   (``(n_neurons * bins) x n_samples @ n_samples x (n_features * bins)``, float32, exact counts). phik's chi2
+   2-D histograms, which for all neuron x feature pairs at once are counted in one compiled pass over the rows
+   (:func:`permuted_tables`, shuffles in parallel, exact counts). phik's chi2
    (Pearson, dependent frequency estimates, Yates' correction on 2 x 2 tables as scipy applies it), its noise
    pedestal ``(r - 1)(c - 1)`` of the non-empty table and its chi2 -> ρ map follow
    :mod:`~musicneurons.analysis.bivariate`; the map ``ρ -> (chi2 - pedestal) / (chi2_max - pedestal)`` depends
@@ -75,6 +75,7 @@ from typing import Mapping
 import numpy as np
 import pandas as pd
 
+from .._numba import njit, prange
 from .correlate import _nan_groups, _rank_columns, bin_column, constant_columns, nominal_mask
 
 N_PERMUTATIONS = 200  # the pipeline's default (Settings.n_permutations)
@@ -189,6 +190,44 @@ def _binned(A: np.ndarray, bins: int, nominal=None) -> tuple[np.ndarray, int]:
     nom = np.zeros(A.shape[1], bool) if nominal is None else np.asarray(nominal, bool)
     cols = [bin_column(A[:, j], bins, nom[j]) for j in range(A.shape[1])]
     return np.stack([c[0] for c in cols], axis=1), max([bins] + [c[1] for c in cols])
+
+
+@njit(cache=True, parallel=True)
+def _count_permuted(bx, by, perms, n_bx, n_by):  # pragma: no cover - compiled
+    B, n = perms.shape
+    k, nf = bx.shape[1], by.shape[1]
+    H = np.zeros((B, k, nf, n_bx, n_by), np.float32)
+    for s in prange(B):
+        for i in range(n):
+            p = perms[s, i]
+            for a in range(k):
+                xa = bx[i, a]
+                if xa < 0:
+                    continue
+                for j in range(nf):
+                    yb = by[p, j]
+                    if yb >= 0:
+                        H[s, a, j, xa, yb] += 1.0
+    return H
+
+
+def permuted_tables(bx: np.ndarray, by: np.ndarray, perms: np.ndarray, n_bx: int, n_by: int) -> np.ndarray:
+    """The 2-D histograms of every (column of ``bx``, column of ``by``) pair when row ``i`` of ``bx`` is paired with
+    row ``perms[s, i]`` of ``by``, for every shuffle ``s``: one pass over the rows per shuffle (compiled, shuffles
+    in parallel), exact counts.
+
+    Parameters
+    ----------
+    bx : np.ndarray, shape=(n, k), bin indices in ``[0, n_bx)``, -1 = missing
+    by : np.ndarray, shape=(n, nf), bin indices in ``[0, n_by)``, -1 = missing
+    perms : np.ndarray, shape=(B, n)
+
+    Returns
+    -------
+    np.ndarray, shape=(B, k, nf, n_bx, n_by), float32 counts
+    """
+    return _count_permuted(np.ascontiguousarray(bx, np.int16), np.ascontiguousarray(by, np.int16),
+                           np.ascontiguousarray(perms, np.int64), int(n_bx), int(n_by))
 
 
 def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True,
@@ -322,8 +361,7 @@ class PhikPermutationNull:
         self.noise_correction = noise_correction
         self.random_state = random_state
 
-    def fit(self, mu, features: pd.DataFrame, neurons=None, feature_names=None, max_block_bytes: int = 2 ** 28,
-            max_block_cells: int = 2 ** 22):
+    def fit(self, mu, features: pd.DataFrame, neurons=None, feature_names=None, max_block_cells: int = 2 ** 24):
         """``mu`` (n_samples, n_dims), ``features`` as for :class:`~musicneurons.analysis.NeuronFeatureCorrelation`
         (constant columns dropped unless ``feature_names`` lists the ones to use)."""
         t0 = time.time()
@@ -334,7 +372,7 @@ class PhikPermutationNull:
         f = _clean_features(features, feature_names)
         self.feature_names_ = list(f.columns)
         n, k, nf, b = mu.shape[0], self.neurons_.size, len(self.feature_names_), self.bins
-        Ox = _one_hot(_binned(mu[:, self.neurons_], b)[0], b).T.copy()  # (k*b, n)
+        bx = _binned(mu[:, self.neurons_], b)[0]
         nom = nominal_mask(self.feature_names_, self.nominal)
         by, wy = _binned(f.to_numpy(dtype=float), b, nom)  # nominal features: one bin per category
         rng = np.random.default_rng(self.random_state)
@@ -342,14 +380,11 @@ class PhikPermutationNull:
         self.spearman_null_ = np.full((self.n_permutations, k), np.nan)
         if k and nf:
             perms = np.stack([rng.permutation(n) for _ in range(self.n_permutations)]) if self.n_permutations else None
-            oy = _one_hot(by, wy)  # (n, nf*wy)
-            # permutations per matrix product: bounded by the one-hot block and by the 2-D histograms it gives
-            per = max(1, min(int(max_block_bytes // max(oy.nbytes, 1)), int(max_block_cells // (k * nf * b * wy))))
+            per = max(1, int(max_block_cells // (k * nf * b * wy)))  # shuffles per block of 2-D histograms
             p = 0
             while p < self.n_permutations:
                 m = min(per, self.n_permutations - p)
-                block = np.concatenate([oy[perms[p + j]] for j in range(m)], axis=1)  # (n, m*nf*b)
-                H = (Ox @ block).reshape(k, b, m, nf, wy).transpose(2, 0, 3, 1, 4)  # (m, k, nf, b, wy)
+                H = permuted_tables(bx, by, perms[p:p + m], b, wy)  # (m, k, nf, b, wy)
                 ph = phik_from_tables(H, self.noise_correction)  # (m, k, nf)
                 with np.errstate(all="ignore"):
                     self.null_[p:p + m] = np.where(np.isnan(ph).all(axis=2), np.nan,
