@@ -129,7 +129,7 @@ def test_dci_hist_model_agrees_with_disentanglement_libs_exact_boosting():
     noisy = np.c_[p.mu[:, p.informative], rng.normal(size=(1500, 3))]
     mixed = noisy[:, :5] @ np.linalg.qr(rng.normal(size=(5, 5)))[0]
     for codes in (noisy, np.c_[mixed, noisy[:, 5:]]):
-        h = dci(codes, factors, max_samples=1000)
+        h = dci(codes, factors, max_samples=1000, model="hist")
         e = dci(codes, factors, max_samples=1000, model="exact")
         for k in ("disentanglement", "completeness", "informativeness"):
             assert h[k] == pytest.approx(e[k], abs=0.03), k
@@ -138,3 +138,9 @@ def test_dci_hist_model_agrees_with_disentanglement_libs_exact_boosting():
     assert (h["importance"][5:] < 0.05).all()  # the pure-noise codes get (almost) no gain
     with pytest.raises(ValueError, match="model must be one of"):
         dci(noisy, factors, model="xgboost")
+    # "auto": exact boosting on small data (700 training rows x 8 codes), histogram boosting on large
+    small = dci(noisy, factors, max_samples=1000)
+    assert "GradientBoostingRegressor(" in small["settings"]["model"] and "-> exact" in small["settings"]["model_rule"]
+    assert small["disentanglement"] == dci(noisy, factors, max_samples=1000, model="exact")["disentanglement"]
+    big = np.repeat(noisy, 4, axis=0), np.repeat(factors, 4, axis=0)
+    assert "-> hist" in dci(*big, max_samples=None)["settings"]["model_rule"]

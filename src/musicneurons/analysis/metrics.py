@@ -13,11 +13,12 @@
 - **DCI** (Eastwood & Williams 2018): importances ``R [code, factor]`` from one gradient-boosted tree
   ensemble per factor; disentanglement and completeness are 1 - normalised entropies weighted by importance
   (disentanglement_lib's formulas); informativeness is the mean held-out R^2. ``model="exact"`` is
-  disentanglement_lib's ``GradientBoostingRegressor`` (exact splits, impurity importances); the default
+  disentanglement_lib's ``GradientBoostingRegressor`` (exact splits, impurity importances);
   ``model="hist"`` is ``HistGradientBoostingRegressor`` with the same ensemble (50 trees, depth 3, learning rate
   0.1, no early stopping, leaves of >= 1 window) on 255-bin histograms, and as importance each code's total
   split gain (the same impurity-decrease idea on binned thresholds). It is 9x (2-bar) and 16x (16-bar) faster; on the default run's
-  data D / C / I moved by 0.003 / 0.000 / 0.002 (2-bar) and 0.008 / 0.012 / 0.002 (16-bar).
+  data D / C / I moved by 0.003 / 0.000 / 0.002 (2-bar) and 0.008 / 0.012 / 0.002 (16-bar). The default
+  ``model="auto"`` keeps exact boosting for small data (training rows x codes <= 20,000), where it is faster.
 - **Interpretability** (Adel et al. 2018, as computed by AR-VAE, Pati & Lerch 2021): per
   factor, the code with the largest kNN mutual information (``mutual_info_regression``),
   then the R^2 of a 1-D linear regression of the factor on that code; mean over factors.
@@ -197,16 +198,19 @@ def dci_from_importance(importance) -> dict:
             "disentanglement_per_code": dis_code, "completeness_per_factor": com_factor}
 
 
-DCI_MODELS = ("hist", "exact")
+DCI_MODELS = ("auto", "hist", "exact")
+DCI_EXACT_MAX_CELLS = 20_000  # "auto": exact boosting up to this many training rows x codes (faster there)
 
 
 def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: float = 0.3,
         max_samples: int | None = 5000, random_state: int = 0, n_jobs: int | None = -1,
-        model: str = "hist") -> dict:
+        model: str = "auto") -> dict:
     """DCI with gradient-boosting importances (one ensemble per factor; the rows of every factor are drawn
     first, so the result does not depend on ``n_jobs``; factors are fitted on ``n_jobs`` threads). ``model``: "hist"
-    (histogram boosting, split-gain importances) or "exact" (disentanglement_lib's ``GradientBoostingRegressor``,
-    impurity importances); see the module docstring.
+    (histogram boosting, split-gain importances), "exact" (disentanglement_lib's ``GradientBoostingRegressor``,
+    impurity importances; see the module docstring) or "auto": exact when the training rows x codes are at most
+    :data:`DCI_EXACT_MAX_CELLS` (histogram boosting has a fixed cost of ~0.1 s per factor, exact boosting grows
+    with the data: exact is the faster there), hist above. ``settings["model_rule"]`` says which was used.
 
     Returns
     -------
@@ -233,6 +237,12 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
         if tr.size < 2 or np.ptp(f[tr, j]) == 0:
             continue
         jobs.append((j, c[tr], f[tr, j], c[te], f[te, j]))
+    rule = f"model={model!r}"
+    if model == "auto":
+        cells = max((len(job[2]) for job in jobs), default=0) * c.shape[1]
+        model = "exact" if cells <= DCI_EXACT_MAX_CELLS else "hist"
+        rule = (f"auto: {cells} training rows x codes {'<=' if model == 'exact' else '>'} {DCI_EXACT_MAX_CELLS} "
+                f"-> {model}")
     fit = _fit_hist_importance if model == "hist" else _fit_importance
     fitted = Parallel(n_jobs=n_jobs, prefer="threads")(  # threads: no worker outlives a killed run
         delayed(fit)(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random_state)
@@ -247,6 +257,7 @@ def dci(codes, factors, n_estimators: int = 50, max_depth: int = 3, test_size: f
                                    if model == "exact" else
                                    f"HistGradientBoostingRegressor(max_iter={n_estimators}, max_depth={max_depth}, "
                                    "learning_rate=0.1, early_stopping=False, min_samples_leaf=1, max_bins=255)"),
+                         "model_rule": rule,
                          "importance": ("impurity-based feature_importances_" if model == "exact" else
                                         "total split gain per code over all trees, normalised"),
                          "test_size": test_size,
