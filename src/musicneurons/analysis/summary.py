@@ -77,6 +77,8 @@ class LatentAnalysis:
 #: windows decoded for the noise ablation and the model-health numbers (a seeded subsample of the real windows),
 #: by window length in steps: a 16-bar greedy decode costs ~8x a 2-bar one
 DECODE_SUBSAMPLE = {32: 1000, 256: 250}
+HELD_OUT_MIN_WINDOWS = 100  # fewer held-out windows than this: no held-out panel (too few for a σ rule)
+HELD_OUT_MAX_NEURONS = 30  # the held-out panel's per-neuron analyses (φK, its null) on the top 30 music neurons
 MAX_ABLATED = 16  # single-neuron ablations: the top-ranked music neurons (each costs a decode of every melody)
 
 
@@ -165,6 +167,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     profile = NeuronProfile(sigma_threshold=sigma_threshold, order_by=order_by, n_bootstrap=n_bootstrap,
                             random_state=random_state).fit(mu, sigma, groups=groups)
     out = LatentAnalysis(profile=profile)
+    metric_factors = None  # the features as the metrics' factors (numeric, inf -> NaN), when metrics are computed
     order = profile.order_ if max_neurons is None else profile.order_[:max_neurons]
     if order.size > 1:
         out.neuron_correlations = neuron_correlations(mu, order, bins=phik_bins)
@@ -176,7 +179,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         out.attributes = AttributeVectors(random_state=random_state).fit(mu, features)
         if metrics and order.size > 1:
             kept = out.correlation.feature_names_
-            fac = features[kept].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
+            fac = metric_factors = (features[kept].apply(pd.to_numeric, errors="coerce")
+                                    .replace([np.inf, -np.inf], np.nan).to_numpy(dtype=float))
             c = out.correlation
             reuse = {}
             if cross_checks:  # the cross-check's kNN MI of these codes and factors: not estimated twice
@@ -184,7 +188,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                          "mi_table_source": f"the correlation's kNN cross-check, n_neighbors={c.mi_neighbors}, "
                                             f"at most {c.mi_max_samples} windows"}
             out.metrics = disentanglement_report(
-                mu[:, order], fac.to_numpy(dtype=float), factor_names=kept,
+                mu[:, order], fac, factor_names=kept,
                 dci_kwargs={"random_state": random_state},
                 interpretability_kwargs={"random_state": random_state, **reuse})
     if mu_random is not None:
@@ -258,8 +262,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         if n_metric_permutations and out.metrics is not None:
             c = out.correlation
             metrics_null = metrics_permutation_null(
-                mu[:, order], features[kept].apply(pd.to_numeric, errors="coerce").replace([np.inf, -np.inf], np.nan)
-                .to_numpy(dtype=float), factor_names=kept, n_permutations=n_metric_permutations,
+                mu[:, order], metric_factors, factor_names=kept, n_permutations=n_metric_permutations,
                 random_state=random_state, mi_neighbors=c.mi_neighbors,
                 mi_max_samples=c.mi_max_samples if cross_checks else None)
         t2 = time.time()
@@ -372,7 +375,7 @@ def summarize_model(analysis: LatentAnalysis) -> dict:
             entry.update({"top_phik_null_q99": q, "clears_null": ok, "category_raw": cat,
                           "category": cat if ok else None,
                           "label": (cat if ok else "below chance" if ok is False else None)})
-            rq = getattr(null, "spearman_q99_", pd.Series(dtype=float)).get(int(d))
+            rq = null.spearman_q99_.get(int(d))
             rho = (float(c.spearman_.loc[int(d)].abs().max()) if int(d) in c.spearman_.index
                    and c.spearman_.loc[int(d)].notna().any() else None)
             rq = float(rq) if rq is not None and np.isfinite(rq) else None
@@ -454,9 +457,6 @@ def summarize(models: Mapping[str, LatentAnalysis] | None = None, **kwargs: Late
     all_models.update(kwargs)
     return {str(k): summarize_model(v) for k, v in all_models.items()}
 
-
-HELD_OUT_MIN_WINDOWS = 100  # fewer held-out windows than this: no held-out panel (too few for a σ rule)
-HELD_OUT_MAX_NEURONS = 30  # the held-out panel's per-neuron analyses (φK, its null) on the top 30 music neurons
 
 
 def key_findings(summary: dict, n_top: int = 5) -> dict:
