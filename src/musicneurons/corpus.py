@@ -138,16 +138,29 @@ def builtin_sequences(collections=COLLECTIONS, progress: bool = True) -> dict[st
     notes = pd.read_parquet(folder / "notes.parquet")
     meters = pd.read_parquet(folder / "meters.parquet")
     notes = notes[notes["collection"].isin(collections)]
-    meters_by = {k: list(zip(g["time"], g["numerator"], g["denominator"])) for k, g in meters.groupby("source")}
+
+    def groups(frame):
+        """(source, row slice) per source in sorted order, rows in their table order (as a pandas groupby)."""
+        keys = frame["source"].to_numpy()
+        order = np.argsort(keys, kind="stable")
+        sorted_keys = keys[order]
+        starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]]) if keys.size else np.zeros(0, int)
+        ends = np.r_[starts[1:], keys.size]
+        return order, [(sorted_keys[a], slice(a, b)) for a, b in zip(starts, ends)]
+
+    m_order, m_groups = groups(meters)
+    m_cols = [meters[c].to_numpy()[m_order].tolist() for c in ("time", "numerator", "denominator")]  # Python scalars
+    meters_by = {k: list(zip(*(c[sl] for c in m_cols))) for k, sl in m_groups}
+    order, note_groups = groups(notes)
+    pitch, start, end, inst = (notes[c].to_numpy(t)[order] for c, t in (
+        ("pitch", np.int64), ("start", np.float64), ("end", np.float64), ("instrument", np.int64)))
     out = {}
-    for source, g in notes.groupby("source", sort=True):
-        n = len(g)
-        ns = NoteSeq(
-            g["pitch"].to_numpy(np.int64), g["start"].to_numpy(np.float64), g["end"].to_numpy(np.float64),
-            np.full(n, 90, np.int64), np.zeros(n, np.int64), g["instrument"].to_numpy(np.int64),
+    for source, sl in note_groups:
+        n = sl.stop - sl.start
+        out[f"builtin:{source}"] = NoteSeq(
+            pitch[sl], start[sl], end[sl], np.full(n, 90, np.int64), np.zeros(n, np.int64), inst[sl],
             np.zeros(n, bool), meters_by.get(source, []), [(0.0, 120.0)],
         )
-        out[f"builtin:{source}"] = ns
     return out
 
 
