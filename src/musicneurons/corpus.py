@@ -14,7 +14,10 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -186,10 +189,24 @@ def sample_windows(results: list[ExtractResult], per_file: int | None = None, n_
     return pd.DataFrame(rows, columns=MELODY_COLUMNS)
 
 
+@lru_cache(maxsize=4)
+def _extract_builtin_once(bars: int, collections: tuple, progress: bool) -> tuple:
+    results = []
+    for src, ns in builtin_sequences(collections, progress=progress).items():
+        r = extract_sequence(ns, bars, src)
+        r.windows.setflags(write=False)  # shared by every caller in this process
+        results.append(r)
+    return tuple(results)
+
+
 def extract_builtin(bars: int, collections=COLLECTIONS, progress: bool = True) -> list[ExtractResult]:
-    """Windows of every built-in source."""
-    seqs = builtin_sequences(collections, progress=progress)
-    return [extract_sequence(ns, bars, src) for src, ns in seqs.items()]
+    """Windows of every built-in source.
+
+    The built-in corpus is fixed data, so its extraction runs once per process and ``bars`` (about 2 s); each call
+    gets its own results (the window arrays shared and read-only, ``info``, ``reasons`` and ``details`` copied).
+    """
+    return [replace(r, info=[dict(i) for i in r.info], reasons=Counter(r.reasons), details=dict(r.details))
+            for r in _extract_builtin_once(int(bars), tuple(collections), bool(progress))]
 
 
 def extract_sources(sources, bars: int, workers: int = 1, progress: bool = False) -> list[ExtractResult]:
