@@ -124,8 +124,8 @@ def test_report_shows_run_values(run_dir, html):
         assert (run_dir / "report" / link).resolve().exists(), link
 
 
-def test_rebuild_is_stable(run_dir, html):
-    again = build_report(run_dir).read_text(encoding="utf-8")
+def test_rebuild_is_stable(rebuild, html):
+    again = rebuild[0]
     # the build inside reproduce ran before stages/timings.json existed: same sections, and apart from the
     # run-time sections the same bytes (figures render deterministically)
     assert section_ids(again) == section_ids(html)
@@ -194,8 +194,8 @@ def test_no_music_neurons_renders(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def drawn(run_dir):
-    """Every figure of a report build, drawn: ``[(figure function, matplotlib Figure)]``."""
+def rebuild(run_dir):
+    """One rebuild of the report, its figures kept: ``(page text, [(figure function, matplotlib Figure)])``."""
     from musicneurons.report import figures as F
 
     figs = []
@@ -208,8 +208,14 @@ def drawn(run_dir):
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(F, "to_png", spy)
-        build_report(run_dir)
-    return figs
+        text = build_report(run_dir).read_text(encoding="utf-8")
+    return text, figs
+
+
+@pytest.fixture(scope="module")
+def drawn(rebuild):
+    """Every figure of a report build, drawn: ``[(figure function, matplotlib Figure)]``."""
+    return rebuild[1]
 
 
 def _figs(drawn, name):
