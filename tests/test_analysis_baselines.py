@@ -10,7 +10,7 @@ import pytest
 from musicneurons.analysis import analyze_latents, make_planted_latents, summarize
 from musicneurons.analysis.baselines import (PhikPermutationNull, best_abs_spearman_permuted,
                                              metrics_permutation_null, phik_from_tables, phik_tables_rect,
-                                             untrained_baseline)
+                                             shuffle_rows, untrained_baseline)
 from musicneurons.analysis.correlate import contingency, phik_rect, spearman_rect
 
 
@@ -126,6 +126,27 @@ def test_metrics_null_is_near_zero_and_below_planted_metrics():
     assert 0 <= null["best_mi_null_median"] < 0.1 and np.median(best_mi) > 3 * null["best_mi_null_max"]
     again = metrics_permutation_null(codes, fac, n_permutations=2, random_state=3, mi_max_samples=600)
     assert again["values"] == null["values"]  # seeded
+
+
+def test_source_shuffles_keep_the_null_honest_when_windows_of_a_file_are_alike():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(5)
+    g = np.repeat(np.arange(40), 20)  # 40 files x 20 windows
+    perm = shuffle_rows(g.size, rng, g)
+    assert sorted(perm) == list(range(g.size))
+    for src in range(40):  # a file's windows go, in order, to one other file of the same size
+        rows = np.flatnonzero(g == src)
+        assert np.array_equal(perm[rows], np.flatnonzero(g == g[perm[rows[0]]]))
+    cleared = {"windows": 0, "sources": 0}
+    for _ in range(100):  # neuron and feature independent, each varying between files
+        X = (rng.normal(size=40)[g] + rng.normal(size=g.size))[:, None]
+        Y = (rng.normal(size=40)[g] + rng.normal(size=g.size))[:, None]
+        rho = abs(spearmanr(X[:, 0], Y[:, 0])[0])
+        for kind, groups in (("windows", None), ("sources", g)):
+            perms = np.stack([shuffle_rows(g.size, rng, groups) for _ in range(100)])
+            cleared[kind] += rho > np.quantile(best_abs_spearman_permuted(X, Y, perms)[:, 0], 0.99)
+    assert cleared["sources"] <= 6 and cleared["windows"] >= 15, cleared  # nominal: 1 in 100
 
 
 def test_labels_are_gated_by_the_null_in_the_summary():

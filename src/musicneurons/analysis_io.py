@@ -195,7 +195,7 @@ def analyze_run_model(run, key: str) -> dict:
         ah = analyze_latents(
             mu[held], sigma[held], features[held].reset_index(drop=True), categories, events=events[held], model=model,
             sigma_threshold=s.sigma_threshold, activation_threshold=s.activation_threshold, phik_bins=s.phik_bins,
-            metrics=False, cross_checks=False, random_state=s.seed, n_permutations=n_perm, n_decoded=None,
+            metrics=False, cross_checks=False, random_state=s.seed, n_permutations=n_perm, n_decoded="auto",
             max_neurons=HELD_OUT_MAX_NEURONS,
             groups=groups[held] if groups is not None else None,
             log=lambda line: run.log(f"           {key} held-out {line}"))

@@ -285,6 +285,9 @@ def ksg_mutual_info(X, y, n_neighbors: int = 3, random_state: int = 0) -> np.nda
     X = np.array(X, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
     n = X.shape[0]
+    if n <= n_neighbors:  # as sklearn: the k-th neighbour of a point needs k other points
+        raise ValueError(f"kNN mutual information with n_neighbors={n_neighbors} needs more than {n_neighbors} rows, "
+                         f"got {n}")
     rng = np.random.RandomState(random_state)
     X = scale(X, with_mean=False, copy=False)
     X += 1e-10 * np.maximum(1, np.mean(np.abs(X), axis=0)) * rng.standard_normal(size=X.shape)

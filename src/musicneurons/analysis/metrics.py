@@ -326,7 +326,7 @@ def interpretability(codes, factors, mi: str = "knn", n_neighbors: int = 3, bins
     from_table = 0
     for j in range(f.shape[1]):
         rows = np.flatnonzero(~np.isnan(f[:, j]))
-        if rows.size < 3 or np.ptp(f[rows, j]) == 0:
+        if rows.size < 3 or rows.size <= n_neighbors or np.ptp(f[rows, j]) == 0:
             continue
         sel = rows if max_samples is None or rows.size <= max_samples else rng.choice(rows, max_samples, replace=False)
         if mi_table is not None and np.isfinite(mi_table[:, j]).any():

@@ -151,7 +151,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         With features: the permutation null of each analysed neuron's best-feature phik
         (:class:`~musicneurons.analysis.baselines.PhikPermutationNull`, seeded by ``random_state``);
         the summary then labels (P/R/M) only the neurons whose best phik clears its 99th percentile.
-        The same shuffles give each neuron's null of its best |Spearman ρ|. 0: no null, labels ungated.
+        The same shuffles give each neuron's null of its best |Spearman ρ|. With ``groups`` the shuffles
+        exchange whole source files. 0: no null, labels ungated.
     n_metric_permutations : int
         With ``metrics``: shuffles of the features for the metrics' null
         (:func:`~musicneurons.analysis.baselines.metrics_permutation_null`; each costs one metrics pass).
@@ -256,7 +257,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         if n_permutations and order.size:
             out.null = PhikPermutationNull(n_permutations=n_permutations, bins=phik_bins,
                                            noise_correction=out.correlation.noise_correction,
-                                           random_state=random_state).fit(mu, features, order, feature_names=kept)
+                                           random_state=random_state).fit(mu, features, order, feature_names=kept,
+                                                                          groups=groups)
         t1 = time.time()
         metrics_null = None
         if n_metric_permutations and out.metrics is not None:
@@ -264,7 +266,7 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
             metrics_null = metrics_permutation_null(
                 mu[:, order], metric_factors, factor_names=kept, n_permutations=n_metric_permutations,
                 random_state=random_state, mi_neighbors=c.mi_neighbors,
-                mi_max_samples=c.mi_max_samples if cross_checks else None)
+                mi_max_samples=c.mi_max_samples if cross_checks else None, groups=groups)
         t2 = time.time()
         untrained = None
         n_cmp = min(n_top, order.size) if order.size else n_top  # the same number of dims on both sides

@@ -138,7 +138,8 @@ def baselines_part(run: RunResults, key: str, s: dict) -> str:
     if judged:
         body += (f"<p><b>{n_clear} of {len(judged)}</b> analysed music neurons have a best φK above their "
                  f"permutation null's 99th percentile (per neuron; largest q99 {fmt(p.get('best_phik_q99_max'))}); "
-                 "only these get a concept label.")
+                 f"only these get a concept label. Each neuron is judged at 1 %: about {0.01 * len(judged):.1f} of "
+                 f"{len(judged)} would clear by chance alone.")
         rj = [m for m in neurons if m.get("clears_spearman_null") is not None]
         if rj:
             body += (f" On the same shuffles, {sum(bool(m['clears_spearman_null']) for m in rj)} of {len(rj)} have a "
@@ -156,7 +157,8 @@ def baselines_part(run: RunResults, key: str, s: dict) -> str:
     body += settings_line({k: v for k, v in line.items() if v is not None})
     lead = ("Every association stated below is compared with two chance levels: an untrained model of the same "
             "architecture (Magenta's initial weights, seeded) encoding the same windows, and a permutation null "
-            "(the features shuffled across windows; per neuron the best φK and the best |Spearman ρ| over all "
+            "(the features exchanged between whole source files, since windows of one file are alike; per neuron "
+            "the best φK and the best |Spearman ρ| over all "
             "features, so picking the best feature is accounted for; the kNN MI and the disentanglement metrics "
             "recomputed on shuffled features).")
     return section(f"baselines-{key}", title, body, level=3, lead=lead)
