@@ -316,30 +316,44 @@ def best_abs_spearman_permuted(X, Y, perms, max_block_bytes: int = 2 ** 27) -> n
     return best
 
 
-def shuffle_rows(n: int, rng: np.random.Generator, groups=None) -> np.ndarray:
-    """One shuffle of ``n`` rows: row ``i`` of the data is paired with row ``perm[i]`` of the features.
+class RowShuffler:
+    """Shuffles of ``n`` rows: ``shuffler(rng)`` is a permutation ``perm``, row ``i`` of the data paired with row
+    ``perm[i]`` of the features.
 
     Without ``groups``, a uniform permutation. With ``groups`` (the source file of each row), whole sources are
     exchanged: the sources with the same number of rows are permuted among themselves and the rows of source A
     are paired, in order, with those of the source B it is paired with. Windows of one file are not independent
     (they share key, register, tempo), so shuffling single windows breaks that dependence on one side only and
-    gives a null that is too narrow; exchanging sources keeps it on both sides."""
-    if groups is None:
-        return rng.permutation(n)
-    g = np.asarray(groups)
-    if g.shape[0] != n:
-        raise ValueError(f"groups has {g.shape[0]} rows, the data {n}")
-    _, codes = np.unique(g, return_inverse=True)
-    order = np.argsort(codes, kind="stable")  # rows grouped by source, in their order within it
-    counts = np.bincount(codes)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    perm = np.empty(n, dtype=np.int64)
-    for size in np.unique(counts):
-        same = np.flatnonzero(counts == size)  # sources of this size
-        to = same[rng.permutation(same.size)]
-        offs = np.arange(size)
-        perm[order[(starts[same][:, None] + offs).ravel()]] = order[(starts[to][:, None] + offs).ravel()]
-    return perm
+    gives a null that is too narrow; exchanging sources keeps it on both sides. The grouping is computed once,
+    each shuffle only draws."""
+
+    def __init__(self, n: int, groups=None):
+        self.n = int(n)
+        self.blocks = None
+        if groups is None:
+            return
+        g = np.asarray(groups)
+        if g.shape[0] != n:
+            raise ValueError(f"groups has {g.shape[0]} rows, the data {n}")
+        _, codes = np.unique(g, return_inverse=True)
+        order = np.argsort(codes, kind="stable")  # rows grouped by source, in their order within it
+        counts = np.bincount(codes)
+        starts = np.r_[0, np.cumsum(counts)[:-1]]
+        # per source size: (rows of each source of that size, one source per row of the matrix)
+        self.blocks = [order[starts[counts == size][:, None] + np.arange(size)] for size in np.unique(counts)]
+
+    def __call__(self, rng: np.random.Generator) -> np.ndarray:
+        if self.blocks is None:
+            return rng.permutation(self.n)
+        perm = np.empty(self.n, dtype=np.int64)
+        for rows in self.blocks:
+            perm[rows.ravel()] = rows[rng.permutation(rows.shape[0])].ravel()
+        return perm
+
+
+def shuffle_rows(n: int, rng: np.random.Generator, groups=None) -> np.ndarray:
+    """One shuffle of :class:`RowShuffler` (``RowShuffler(n, groups)(rng)``)."""
+    return RowShuffler(n, groups)(rng)
 
 
 def _clean_features(features: pd.DataFrame, names=None) -> pd.DataFrame:
@@ -392,7 +406,7 @@ class PhikPermutationNull:
             groups=None):
         """``mu`` (n_samples, n_dims), ``features`` as for :class:`~musicneurons.analysis.NeuronFeatureCorrelation`
         (constant columns dropped unless ``feature_names`` lists the ones to use); with ``groups`` (the source of
-        each window) the shuffles exchange whole sources (:func:`shuffle_rows`)."""
+        each window) the shuffles exchange whole sources (:class:`RowShuffler`)."""
         t0 = time.time()
         mu = np.asarray(mu, dtype=float)
         if len(features) != mu.shape[0]:
@@ -408,8 +422,8 @@ class PhikPermutationNull:
         self.null_ = np.full((self.n_permutations, k), np.nan)
         self.spearman_null_ = np.full((self.n_permutations, k), np.nan)
         if k and nf:
-            perms = (np.stack([shuffle_rows(n, rng, groups) for _ in range(self.n_permutations)])
-                     if self.n_permutations else None)
+            shuffle = RowShuffler(n, groups)
+            perms = np.stack([shuffle(rng) for _ in range(self.n_permutations)]) if self.n_permutations else None
             per = max(1, int(max_block_cells // (k * nf * b * wy)))  # shuffles per block of 2-D histograms
             p = 0
             while p < self.n_permutations:
@@ -516,8 +530,9 @@ def metrics_permutation_null(codes, factors, factor_names=None, n_permutations: 
     rng = np.random.default_rng([random_state, 11])
     values = {k: [] for k in NULL_METRICS}
     best_mi = []
+    shuffle = RowShuffler(factors.shape[0], groups)
     for _ in range(int(n_permutations)):
-        f = factors[shuffle_rows(factors.shape[0], rng, groups)]
+        f = factors[shuffle(rng)]
         interp = {"random_state": random_state}
         if mi_max_samples is not None:
             mi = mutual_info_rect(codes, f, mi_neighbors, mi_max_samples, random_state)
