@@ -174,15 +174,6 @@ def phik_from_tables(H: np.ndarray, noise_correction: bool = True) -> np.ndarray
     return out.reshape(shape)
 
 
-def _one_hot(bins_idx: np.ndarray, n_bins: int) -> np.ndarray:
-    """(n_samples, n_cols) bin indices (-1 = missing) -> (n_samples, n_cols * n_bins) float32 one-hot codes."""
-    n, k = bins_idx.shape
-    out = np.zeros((n, k * n_bins), np.float32)
-    rows, cols = np.nonzero(bins_idx >= 0)
-    out[rows, cols * n_bins + bins_idx[rows, cols]] = 1.0
-    return out
-
-
 def _binned(A: np.ndarray, bins: int, nominal=None) -> tuple[np.ndarray, int]:
     """Bin indices of every column (nominal ones one bin per category) and the widest column's bin count."""
     if not A.shape[1]:
@@ -233,13 +224,12 @@ def permuted_tables(bx: np.ndarray, by: np.ndarray, perms: np.ndarray, n_bx: int
 def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True,
                      y_nominal=None):
     """phik of every column of X against every column of Y (rows of Y taken in the order ``perm``), through the
-    one-hot matrix product; shape (n_x, n_y). The fast counterpart of ``phik_rect(X, Y, y_nominal=...)[0]``."""
+    null's table counts (:func:`permuted_tables`); shape (n_x, n_y). The fast counterpart of
+    ``phik_rect(X, Y, y_nominal=...)[0]``."""
     bx, _ = _binned(np.asarray(X, float), bins)
     by, wy = _binned(np.asarray(Y, float), bins, y_nominal)
-    if perm is not None:
-        by = by[perm]
-    H = (_one_hot(bx, bins).T @ _one_hot(by, wy)).reshape(bx.shape[1], bins, by.shape[1], wy)
-    return phik_from_tables(H.transpose(0, 2, 1, 3), noise_correction)
+    order = np.arange(bx.shape[0]) if perm is None else np.asarray(perm)
+    return phik_from_tables(permuted_tables(bx, by, order[None], bins, wy)[0], noise_correction)
 
 
 def best_abs_spearman_permuted(X, Y, perms, max_block_bytes: int = 2 ** 27) -> np.ndarray:
