@@ -29,6 +29,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from .._numba import njit, prange
+
 
 CATEGORIES = ("P", "R", "M")
 
@@ -232,40 +234,119 @@ def spearman_rect(X, Y) -> np.ndarray:
     return _correlate_rect(X, Y, _rank_columns)
 
 
-def _count_within(sorted_values: np.ndarray, x: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """Per point ``#{j : |sorted_values[j] - x[i]| <= radius[i]}``, as a KD-tree's radius count: a binary search
-    for each bound, then the bounds moved by the exact test ``|v - x| <= r`` (rounding of ``x ± r`` can put the
-    search one element off)."""
-    n = sorted_values.size
-    hi = np.searchsorted(sorted_values, x + radius, "right")
-    lo = np.searchsorted(sorted_values, x - radius, "left")
+@njit(cache=True)
+def _count_within_sorted(v, c, r):  # pragma: no cover - compiled
+    """``#{j : |v[j] - c| <= r}`` for sorted ``v``, as a KD-tree's radius count: a binary search for each bound,
+    then the bounds moved by the exact test (rounding of ``c ± r`` can put the search one element off)."""
+    n = v.size
+    lo = np.searchsorted(v, c - r, side="left")
+    while lo > 0 and abs(v[lo - 1] - c) <= r:
+        lo -= 1
+    while lo < n and v[lo] < c and abs(v[lo] - c) > r:
+        lo += 1
+    hi = np.searchsorted(v, c + r, side="right")
+    while hi < n and abs(v[hi] - c) <= r:
+        hi += 1
+    while hi > lo and v[hi - 1] > c and abs(v[hi - 1] - c) > r:
+        hi -= 1
+    return hi - lo
 
-    def within(pos):
-        return np.abs(sorted_values[np.clip(pos, 0, n - 1)] - x) <= radius
 
-    for _ in range(8):
-        hi_down = (hi > 0) & ~within(hi - 1)
-        hi_up = (hi < n) & within(hi)
-        lo_up = (lo < n) & ~within(lo)
-        lo_down = (lo > 0) & within(lo - 1)
-        if not (hi_down.any() or hi_up.any() or lo_up.any() or lo_down.any()):
-            return hi - lo
-        hi = hi - hi_down + hi_up
-        lo = lo + lo_up - lo_down
-    raise RuntimeError("radius count did not settle")  # pragma: no cover - rounding moves a bound by one
+@njit(cache=True, parallel=True)
+def _ksg_counts(x_sorted, x_order, y, y_sorted, k):  # pragma: no cover - compiled
+    """KSG-1 marginal counts of every column of X with y. x_sorted, x_order: (p, n) each column of X sorted and
+    its argsort; y, y_sorted: (n,). Per point: the Chebyshev distance to its k-th neighbour in (x, y) (a sweep
+    outwards in x order, stopped once |dx| exceeds the k-th best), a radius just below it, and the number of other
+    points within it in x and in y. Returns nx, ny: (p, n) in the original row order."""
+    p, n = x_sorted.shape
+    nx = np.empty((p, n), np.int64)
+    ny = np.empty((p, n), np.int64)
+    for i in prange(p):
+        xs = x_sorted[i]
+        order = x_order[i]
+        ys = y[order]
+        best = np.empty(k)
+        for s in range(n):
+            x0 = xs[s]
+            y0 = ys[s]
+            m = 0
+            lft = s - 1
+            rgt = s + 1
+            while lft >= 0 or rgt < n:
+                dl = x0 - xs[lft] if lft >= 0 else np.inf
+                dr = xs[rgt] - x0 if rgt < n else np.inf
+                if dl <= dr:
+                    dx = dl
+                    idx = lft
+                    lft -= 1
+                else:
+                    dx = dr
+                    idx = rgt
+                    rgt += 1
+                if m == k and dx > best[k - 1]:
+                    break
+                d = max(dx, abs(ys[idx] - y0))
+                if m < k:
+                    q = m
+                    m += 1
+                elif d < best[k - 1]:
+                    q = k - 1
+                else:
+                    continue
+                while q > 0 and best[q - 1] > d:  # insertion into the k best, ascending
+                    best[q] = best[q - 1]
+                    q -= 1
+                best[q] = d
+            radius = np.nextafter(best[k - 1], 0.0)
+            nx[i, order[s]] = _count_within_sorted(xs, x0, radius) - 1
+            ny[i, order[s]] = _count_within_sorted(y_sorted, y0, radius) - 1
+    return nx, ny
+
+
+def _ksg_prepare(X, random_state: int):
+    """sklearn's scaling and 1e-10 noise of X (unit variance, no centring) and the same stream's next draw for y.
+    Returns (X, y_noise): X (n, p), y_noise (n,)."""
+    from sklearn.preprocessing import scale
+
+    X = np.array(X, dtype=np.float64)
+    n = X.shape[0]
+    rng = np.random.RandomState(random_state)
+    X = scale(X, with_mean=False, copy=False)
+    X += 1e-10 * np.maximum(1, np.mean(np.abs(X), axis=0)) * rng.standard_normal(size=X.shape)
+    return X, rng.standard_normal(size=n)
+
+
+def _ksg_columns(X, Ys, n_neighbors: int, y_noise) -> np.ndarray:
+    """MI (nats) of every column of prepared X with every column of Ys (n, q), each y scaled and given the noise
+    ``y_noise`` as sklearn does. Returns (p, q)."""
+    from scipy.special import digamma
+    from sklearn.preprocessing import scale
+
+    n, p = X.shape
+    x_order = np.ascontiguousarray(np.argsort(X, axis=0, kind="stable").T)
+    x_sorted = np.ascontiguousarray(np.take_along_axis(X, x_order.T, axis=0).T)
+    const = digamma(n) + digamma(n_neighbors)
+    out = np.empty((p, Ys.shape[1]))
+    for j in range(Ys.shape[1]):
+        y = scale(np.asarray(Ys[:, j], dtype=np.float64), with_mean=False)
+        y = y + 1e-10 * np.maximum(1, np.mean(np.abs(y))) * y_noise
+        nx, ny = _ksg_counts(x_sorted, x_order, y, np.sort(y), n_neighbors)
+        mi = const - np.mean(digamma(nx + 1), axis=1) - np.mean(digamma(ny + 1), axis=1)
+        out[:, j] = np.maximum(mi, 0.0)
+    return out
 
 
 def ksg_mutual_info(X, y, n_neighbors: int = 3, random_state: int = 0) -> np.ndarray:
     """Kraskov (KSG-1) mutual information (nats) of each column of X with y: the same numbers as
     ``sklearn.feature_selection.mutual_info_regression(X, y, n_neighbors=n_neighbors, random_state=random_state)``
-    for continuous X and y (tested equal), faster for many columns.
+    for continuous X and y (tested equal), much faster for many columns.
 
     As sklearn: X's columns and y are scaled to unit variance (no centring) and get Gaussian noise of 1e-10 x
     max(1, mean |value|) from ``np.random.RandomState(random_state)`` (X first, then y); per column the distance
     to the ``n_neighbors``-th neighbour in the joint (x, y) space (Chebyshev) sets a radius just below it, and
     ``MI = ψ(n) + ψ(k) - <ψ(n_x + 1)> - <ψ(n_y + 1)>`` (clipped at 0) from the marginal counts within it. The
-    joint neighbours come from scipy's cKDTree, the marginal counts from sorted arrays (sklearn builds KD-trees
-    for both marginals of every column); columns run on threads.
+    neighbours and counts come from one compiled pass over all columns (:func:`_ksg_counts`: a sweep in x order
+    and binary searches, where sklearn builds three KD-trees per column).
 
     Parameters
     ----------
@@ -276,40 +357,13 @@ def ksg_mutual_info(X, y, n_neighbors: int = 3, random_state: int = 0) -> np.nda
     -------
     np.ndarray, shape=(n_columns,)
     """
-    from concurrent.futures import ThreadPoolExecutor
-
-    from scipy.spatial import cKDTree
-    from scipy.special import digamma
-    from sklearn.preprocessing import scale
-
-    X = np.array(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    X = np.asarray(X, dtype=np.float64)
     n = X.shape[0]
     if n <= n_neighbors:  # as sklearn: the k-th neighbour of a point needs k other points
         raise ValueError(f"kNN mutual information with n_neighbors={n_neighbors} needs more than {n_neighbors} rows, "
                          f"got {n}")
-    rng = np.random.RandomState(random_state)
-    X = scale(X, with_mean=False, copy=False)
-    X += 1e-10 * np.maximum(1, np.mean(np.abs(X), axis=0)) * rng.standard_normal(size=X.shape)
-    y = scale(y, with_mean=False)
-    y = y + 1e-10 * np.maximum(1, np.mean(np.abs(y))) * rng.standard_normal(size=n)
-    y_sorted = np.sort(y)
-    const = digamma(n) + digamma(n_neighbors)
-
-    def one(i):
-        x = X[:, i]
-        xy = np.column_stack((x, y))
-        kth = cKDTree(xy).query(xy, k=n_neighbors + 1, p=np.inf)[0][:, -1]  # [:, 0] is the point itself
-        radius = np.nextafter(kth, 0)
-        nx = _count_within(np.sort(x), x, radius) - 1.0
-        ny = _count_within(y_sorted, y, radius) - 1.0
-        return max(0.0, float(const - np.mean(digamma(nx + 1)) - np.mean(digamma(ny + 1))))
-
-    workers = min(X.shape[1], os.cpu_count() or 1)
-    if workers <= 1:
-        return np.array([one(i) for i in range(X.shape[1])])
-    with ThreadPoolExecutor(workers) as pool:  # cKDTree and numpy release the GIL
-        return np.array(list(pool.map(one, range(X.shape[1]))))
+    Xp, y_noise = _ksg_prepare(X, random_state)
+    return _ksg_columns(Xp, np.asarray(y, dtype=np.float64)[:, None], n_neighbors, y_noise)[:, 0]
 
 
 def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000, random_state: int = 0):
@@ -334,8 +388,8 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
             rows = np.sort(rng.choice(rows, max_samples, replace=False))
         if rows.size <= n_neighbors + 1:
             continue
-        for j in cols:
-            out[:, j] = ksg_mutual_info(X[rows], Y[rows, j], n_neighbors=n_neighbors, random_state=random_state)
+        Xp, y_noise = _ksg_prepare(X[rows], random_state)  # = ksg_mutual_info of each column, X prepared once
+        out[:, cols] = _ksg_columns(Xp, Y[np.ix_(rows, cols)], n_neighbors, y_noise)
     return out
 
 

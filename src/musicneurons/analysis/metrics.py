@@ -270,10 +270,13 @@ def _fit_hist_importance(c_tr, f_tr, c_te, f_te, n_estimators, max_depth, random
     the gain of every split on it, summed over the trees (scikit-learn keeps them in the fitted predictors'
     ``nodes`` records: ``feature_idx``, ``gain``, ``is_leaf``), normalised to sum 1."""
     from sklearn.ensemble import HistGradientBoostingRegressor
+    from threadpoolctl import threadpool_limits
 
     model = HistGradientBoostingRegressor(max_iter=n_estimators, max_depth=max_depth, learning_rate=0.1,
                                           early_stopping=False, min_samples_leaf=1, l2_regularization=0.0,
-                                          max_leaf_nodes=None, random_state=random_state).fit(c_tr, f_tr)
+                                          max_leaf_nodes=None, random_state=random_state)
+    with threadpool_limits(1, user_api="openmp"):  # one OpenMP thread per fit: the factors already run in parallel
+        model.fit(c_tr, f_tr)
     gain = np.zeros(c_tr.shape[1])
     for (tree,) in model._predictors:
         split = tree.nodes[tree.nodes["is_leaf"] == 0]
