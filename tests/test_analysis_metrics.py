@@ -97,6 +97,8 @@ def test_discrete_mutual_info_is_sklearns_mutual_info_score_per_pair():
     got = discrete_mutual_info(codes, factors)
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
     assert got[0, 3] > 2.0 and got[:, -1].max() == 0.0  # a code with itself; a constant factor
+    # labels that are not small non-negative integers (relabelled first): the same values
+    np.testing.assert_allclose(discrete_mutual_info(codes * 1000 - 7, factors * 0.5), want, rtol=0, atol=1e-12)
 
 
 def test_interpretability_reads_the_best_code_from_a_given_mi_table():

@@ -52,11 +52,23 @@ def histogram_discretize(x, bins: int = 20) -> np.ndarray:
     return out.reshape(x.shape)
 
 
+def _labels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Non-negative integer labels of each column and each column's label count: small non-negative integers
+    are their own labels (empty labels are harmless), anything else is relabelled by ``np.unique``."""
+    if a.dtype.kind in "iub" and a.size and a.min() >= 0 and a.max() < 4 * a.shape[0] + 64:
+        lab = a.astype(np.int64)
+        return lab, lab.max(axis=0) + 1
+    lab = np.empty(a.shape, np.int64)
+    for j in range(a.shape[1]):
+        lab[:, j] = np.unique(a[:, j], return_inverse=True)[1].ravel()
+    return lab, lab.max(axis=0) + 1
+
+
 def discrete_mutual_info(codes_d, factors_d) -> np.ndarray:
     """MI (nats) between discrete codes and factors, shape=(n_codes, n_factors).
 
     The value of ``sklearn.metrics.mutual_info_score(factors_d[:, j], codes_d[:, i])`` for every pair (to ~1e-12,
-    tested), with all contingency tables of one factor from one product of one-hot codes.
+    tested), with the contingency tables of all codes against one factor from one ``np.bincount``.
     """
     c = np.asarray(codes_d)
     f = np.asarray(factors_d)
@@ -64,24 +76,19 @@ def discrete_mutual_info(codes_d, factors_d) -> np.ndarray:
     out = np.zeros((c.shape[1], f.shape[1]))
     if n == 0 or c.shape[1] == 0:
         return out
-
-    def one_hot(a):  # (n, k) labels -> (n, sum of distinct labels per column) float one-hot, column offsets
-        inv = [np.unique(a[:, j], return_inverse=True)[1].ravel() for j in range(a.shape[1])]
-        sizes = np.array([int(v.max()) + 1 for v in inv])
-        offs = np.r_[0, np.cumsum(sizes)]
-        oh = np.zeros((n, offs[-1]))
-        for j, v in enumerate(inv):
-            oh[np.arange(n), offs[j] + v] = 1.0
-        return oh, offs
-
-    oc, c_offs = one_hot(c)
-    of, f_offs = one_hot(f)
-    joint = oc.T @ of  # every (code bin, factor bin) count
-    rc, rf = oc.sum(axis=0), of.sum(axis=0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        terms = np.where(joint > 0, joint / n * np.log(joint * n / np.outer(rc, rf)), 0.0)
-    per_code = np.add.reduceat(terms, c_offs[:-1], axis=0)
-    out[:] = np.add.reduceat(per_code, f_offs[:-1], axis=1)
+    c, kc = _labels(c)
+    f, kf = _labels(f)
+    n_codes, K = c.shape[1], int(kc.max())
+    base = (np.arange(n_codes) * K)[None, :] + c  # (n, n_codes): code and its label
+    for j in range(f.shape[1]):
+        F = int(kf[j])
+        joint = np.bincount((base * F + f[:, j][:, None]).ravel(), minlength=n_codes * K * F)
+        joint = joint.reshape(n_codes, K, F).astype(float)
+        rc = joint.sum(axis=2, keepdims=True)
+        rf = joint.sum(axis=1, keepdims=True)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            terms = np.where(joint > 0, joint / n * np.log(joint * n / (rc * rf)), 0.0)
+        out[:, j] = terms.sum(axis=(1, 2))
     return np.clip(out, 0.0, None)
 
 
