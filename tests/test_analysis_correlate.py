@@ -136,6 +136,35 @@ def test_exact_phik_equals_phik_on_many_tables():
                 assert bvn_cdf(h, k, r) == pytest.approx(quad(h, k, r), abs=1e-12)
 
 
+def test_batched_phik_cells_equal_one_table_at_a_time():
+    """phik_cells (one lockstep brentq per table shape, vectorised p-values) gives the per-table values bit for bit:
+    our exact phik_from_hist2d and phik's own asymptotic significance."""
+    from phik.significance import significance_from_hist2d
+
+    from musicneurons.analysis.bivariate import phik_from_hist2d
+    from musicneurons.analysis.correlate import phik_cells
+
+    rng = np.random.default_rng(7)
+    tables = []
+    for k in range(120):
+        n = int(rng.choice([40, 500, 4000]))
+        x = rng.normal(size=n)
+        y = (0.01 * k) * x + rng.normal(size=n) if k % 9 else rng.normal(size=n)
+        h = np.histogram2d(x, np.round(y) if k % 4 == 0 else y, bins=(int(rng.integers(1, 11)), int(rng.integers(2, 11))))[0]
+        tables.append(h[h.sum(1) > 0][:, h.sum(0) > 0])
+    tables.append(np.diag([30.0, 40.0, 50.0]))  # perfect dependence: phik 1, p underflows to 0 (Chernoff Z)
+    for noise_correction in (True, False):
+        ph, p, z = phik_cells(tables, noise_correction)
+        for t, h in enumerate(tables):
+            if min(h.shape) < 2:
+                assert np.isnan(ph[t]) and np.isnan(p[t])
+                continue
+            assert ph[t] == phik_from_hist2d(h, noise_correction)
+            assert (p[t], z[t]) == significance_from_hist2d(h, lambda_="log-likelihood",
+                                                            significance_method="asymptotic")
+    assert np.isnan(ph).sum() >= 1 and (ph == 1).sum() >= 1 and (p == 0).sum() >= 1
+
+
 def test_affine_copies_of_a_feature_are_dropped_and_named():
     import pandas as pd
 

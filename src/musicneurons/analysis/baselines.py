@@ -88,34 +88,16 @@ UNTRAINED_INIT = ("MusicVAE(cfg) with Magenta's initial weights (MusicVAE.reset_
 
 
 # --------------------------------------------------------------------------- fast phik of many tables
-def _bvn_cdf_many(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """:func:`.bivariate.bvn_cdf` on the grid ``h`` x ``k`` for many ``rho`` in (-1, 1) at once: (n_rho, nh, nk)."""
-    from scipy import special
-
-    H, K, R = np.broadcast_arrays(np.asarray(h, float)[None, :, None], np.asarray(k, float)[None, None, :],
-                                  np.asarray(rho, float)[:, None, None])
-    s = np.sqrt(1.0 - R * R)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a_h = (K - R * H) / (H * s)
-        a_k = (H - R * K) / (K * s)
-    t_h = np.where(H == 0, np.sign(K) * 0.25, special.owens_t(H, np.nan_to_num(a_h)))
-    t_k = np.where(K == 0, np.sign(H) * 0.25, special.owens_t(K, np.nan_to_num(a_k)))
-    beta = np.where((H * K < 0) | ((H * K == 0) & (H + K < 0)), 0.5, 0.0)
-    out = 0.5 * special.ndtr(H) + 0.5 * special.ndtr(K) - t_h - t_k - beta
-    both0 = (H == 0) & (K == 0)
-    return np.where(both0, 0.25 + np.arcsin(R) / (2 * np.pi), out)
-
-
 @lru_cache(maxsize=256)
 def _g_curve(nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
     """(sqrt(g(ρ)), ρ) on a grid, g = the chi2 fraction of phik's binned bivariate normal for an nx x ny table
     (phik's ``chi2(ρ) = pedestal + (chi2_max - pedestal) g(ρ)``), with g(0) = 0 and g(1) = 1."""
-    from .bivariate import _grid
+    from .bivariate import _grid, bvn_cdf_many
 
     sx, sy, corr0, one = _grid(nx, ny)
     u = np.linspace(0.0, 1.0, RHO_GRID)
     rho = 1.0 - (1.0 - u) ** 2  # denser towards 1, where g is steep
-    F = _bvn_cdf_many(sx, sy, rho[1:-1])
+    F = bvn_cdf_many(sx, sy, rho[1:-1])
     P = np.maximum(F[:, 1:, 1:] - F[:, :-1, 1:] - F[:, 1:, :-1] + F[:, :-1, :-1], 0.0).reshape(rho.size - 2, -1)
     d2 = (P - corr0) ** 2
     S = np.divide(d2, corr0, out=np.zeros_like(d2), where=corr0 != 0).sum(axis=1)

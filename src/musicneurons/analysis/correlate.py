@@ -22,7 +22,6 @@ on a random subsample of at most ``mi_max_samples`` = 2000 rows; nats).
 
 from __future__ import annotations
 
-import os
 import sys
 from typing import Mapping, Sequence
 
@@ -104,19 +103,44 @@ def contingency(ix: np.ndarray, iy: np.ndarray, nx: int, ny: int) -> np.ndarray:
     return h[h.sum(axis=1) > 0][:, h.sum(axis=0) > 0]
 
 
-def _phik_and_significance(h: np.ndarray, noise_correction: bool, significance: bool):
-    from phik.significance import significance_from_chi2_asymptotic
+def phik_cells(tables, noise_correction: bool = True, significance: bool = True):
+    """phik, and phik's asymptotic p-value and Z, of each contingency table in ``tables`` (2-D counts with empty
+    rows and columns removed). A table with fewer than 2 rows or columns gives NaN.
 
-    from .bivariate import chi2_dependent, phik_from_hist2d
+    The values of ``phik_from_hist2d`` and ``significance_from_hist2d(h, "log-likelihood", "asymptotic")`` per
+    table (tested), computed together: the phik solves of all tables of one shape run as one batched brentq
+    (:func:`.bivariate.phik_from_hist2d_many`) and the p-values as one ``chdtrc`` call.
 
-    if min(h.shape) < 2:
-        return np.nan, np.nan, np.nan
-    value = phik_from_hist2d(h, noise_correction=noise_correction)
-    if not significance:
-        return value, np.nan, np.nan
-    # phik's significance_from_hist2d(h, "log-likelihood", "asymptotic"), its chi2 computed without scipy's overhead
-    p, z = significance_from_chi2_asymptotic(h, chi2_dependent(h, lambda_="log-likelihood"))
-    return value, p, z
+    Returns
+    -------
+    phik, pvalue, z : np.ndarray, each shape=(len(tables),)
+    """
+    import math
+
+    from scipy import special
+
+    from .bivariate import chi2_dependent, phik_from_hist2d_many
+
+    m = len(tables)
+    out = np.full((3, m), np.nan)
+    ok = [k for k, h in enumerate(tables) if min(np.shape(h)) >= 2]
+    if not ok:
+        return out[0], out[1], out[2]
+    hs = [np.asarray(tables[k], dtype=float) for k in ok]
+    out[0, ok] = phik_from_hist2d_many(hs, noise_correction=noise_correction)
+    if significance:
+        # phik's significance_from_chi2_ndof: chi2.sf(G, ndof) (= chdtrc) and Z = -norm.ppf(p) (= -ndtri),
+        # with its Chernoff bound where p underflows to 0
+        g = np.array([chi2_dependent(h, lambda_="log-likelihood") for h in hs])
+        ndof = np.array([h.size - sum(h.shape) + h.ndim - 1 for h in hs], dtype=float)
+        p = special.chdtrc(ndof, g)
+        z = -special.ndtri(p)
+        for k in np.flatnonzero(p == 0):
+            zz = g[k] / ndof[k]
+            u = -math.log(2 * math.pi) - ndof[k] * math.log(zz) + ndof[k] * (zz - 1)
+            z[k] = math.sqrt(u - math.log(u))
+        out[1, ok], out[2, ok] = p, z
+    return out[0], out[1], out[2]
 
 
 def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance: bool = True,
@@ -156,13 +180,16 @@ def phik_rect(X, Y, bins: int = 10, noise_correction: bool = True, significance:
     if progress:
         from tqdm.auto import tqdm
 
-        rows = tqdm(rows, total=len(bx), desc="phik", unit="neuron")
+        rows = tqdm(rows, total=len(bx), desc="phik tables", unit="neuron")
+    cells, tables = [], []
     for i, (ix, nx) in rows:
         for j, (iy, ny) in enumerate(by):
-            if nx == 0 or ny == 0:
-                continue
-            h = contingency(ix, iy, nx, ny)
-            out[:, i, j] = _phik_and_significance(h, noise_correction, significance)
+            if nx and ny:
+                cells.append((i, j))
+                tables.append(contingency(ix, iy, nx, ny))
+    if cells:
+        ii, jj = np.array(cells).T
+        out[:, ii, jj] = np.stack(phik_cells(tables, noise_correction, significance))
     return out[0], out[1], out[2]
 
 
@@ -172,10 +199,12 @@ def phik_square(X, bins: int = 10, noise_correction: bool = True) -> np.ndarray:
     n = X.shape[1]
     b = [bin_uniform(X[:, i], bins) for i in range(n)]
     out = np.eye(n)
-    for i in range(n):
-        for j in range(i + 1, n):
-            h = contingency(b[i][0], b[j][0], b[i][1], b[j][1])
-            out[i, j] = out[j, i] = _phik_and_significance(h, noise_correction, False)[0]
+    pairs = [(i, j) for i in range(n) for j in range(i + 1, n)]
+    if pairs:
+        values = phik_cells([contingency(b[i][0], b[j][0], b[i][1], b[j][1]) for i, j in pairs], noise_correction,
+                            significance=False)[0]
+        ii, jj = np.array(pairs).T
+        out[ii, jj] = out[jj, ii] = values
     return out
 
 
