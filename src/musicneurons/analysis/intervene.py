@@ -145,14 +145,23 @@ class Traversal:
         base = _features(features_fn, _decode(decode_fn, mu, self.batch_size))
         base_std = base.std(axis=0, ddof=0)
         self.grid_, rows, effect = {}, [], {}
-        for d in np.asarray(neurons, dtype=int):
+        neurons = np.asarray(neurons, dtype=int)
+        zs = []
+        for d in neurons:
             lo_hi = ndtri(np.asarray(self.quantiles, float)) if self.sweep == "prior" else \
                 np.quantile(pop[:, d], self.quantiles)
             grid = np.linspace(*lo_hi, self.n_values)
             self.grid_[int(d)] = grid
             z = np.repeat(mu[None], grid.size, axis=0)  # (n_values, n, n_dims)
             z[:, :, d] = grid[:, None]
-            f = _features(features_fn, _decode(decode_fn, z.reshape(-1, mu.shape[1]), self.batch_size))
+            zs.append(z.reshape(-1, mu.shape[1]))
+        # every neuron's sweep in one decode and one feature pass (full batches instead of one call per neuron)
+        f_all = (_features(features_fn, _decode(decode_fn, np.concatenate(zs), self.batch_size)) if zs
+                 else None)
+        for k, d in enumerate(neurons):
+            grid = self.grid_[int(d)]
+            block = self.n_values * n
+            f = f_all.iloc[k * block:(k + 1) * block].reset_index(drop=True)
             step = np.repeat(np.arange(grid.size), n)
             g = f.groupby(step)
             mean, std, cnt = g.mean(), g.std(ddof=0), g.count()
@@ -205,11 +214,15 @@ class NeuronAblation:
         full = _features(features_fn, full_ev)
         std = full.std(axis=0, ddof=0).replace(0, np.nan)
         eff, shift, changed = {}, {}, {}
-        for d in np.asarray(neurons, dtype=int):
-            z = mu.copy()
-            z[:, d] = self.value
-            ev = _decode(decode_fn, z, self.batch_size)
-            f = _features(features_fn, ev)
+        neurons = np.asarray(neurons, dtype=int)
+        n = mu.shape[0]
+        z = np.repeat(mu[None], neurons.size, axis=0)  # (n_neurons, n, n_dims): one ablated neuron per block
+        z[np.arange(neurons.size), :, neurons] = self.value
+        ev_all = _decode(decode_fn, z.reshape(-1, mu.shape[1]), self.batch_size) if neurons.size else None
+        f_all = _features(features_fn, ev_all) if neurons.size else None  # one decode and one feature pass
+        for k, d in enumerate(neurons):
+            ev = ev_all[k * n:(k + 1) * n]
+            f = f_all.iloc[k * n:(k + 1) * n].reset_index(drop=True)
             diff = f - full
             eff[int(d)] = diff.abs().mean(axis=0) / std
             shift[int(d)] = diff.mean(axis=0)
