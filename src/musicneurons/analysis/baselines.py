@@ -106,6 +106,49 @@ def _g_curve(nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
     return np.sqrt(g), rho
 
 
+@njit(cache=True, parallel=True)
+def _table_chi2(H):  # pragma: no cover - compiled
+    """Pearson chi2 against independence of each table of H (m, nx, ny) (expected counts from the margins, empty
+    rows and columns ignored, Yates' correction when the non-empty table is 2 x 2, as scipy's chi2_contingency),
+    its total and its non-empty rows and columns: four arrays (m,)."""
+    m, nx, ny = H.shape
+    chi2 = np.zeros(m)
+    tot = np.zeros(m)
+    r_eff = np.zeros(m, np.int64)
+    c_eff = np.zeros(m, np.int64)
+    for t in prange(m):
+        R = np.zeros(nx)
+        C = np.zeros(ny)
+        for a in range(nx):
+            for b in range(ny):
+                R[a] += H[t, a, b]
+                C[b] += H[t, a, b]
+        n = 0.0
+        for a in range(nx):
+            n += R[a]
+            if R[a] > 0:
+                r_eff[t] += 1
+        for b in range(ny):
+            if C[b] > 0:
+                c_eff[t] += 1
+        tot[t] = n
+        if n <= 0:
+            continue
+        yates = r_eff[t] == 2 and c_eff[t] == 2
+        s = 0.0
+        for a in range(nx):
+            for b in range(ny):
+                e = R[a] * C[b] / n
+                if e > 0:
+                    o = H[t, a, b]
+                    if yates:
+                        d = e - o
+                        o += min(0.5, abs(d)) * np.sign(d)
+                    s += (o - e) ** 2 / e
+        chi2[t] = s
+    return chi2, tot, r_eff, c_eff
+
+
 def phik_from_tables(H: np.ndarray, noise_correction: bool = True) -> np.ndarray:
     """phik of many 2-D histograms at once (the same value as :func:`.bivariate.phik_from_hist2d` of each
     table with its empty rows and columns removed, to ~1e-4).
@@ -120,24 +163,10 @@ def phik_from_tables(H: np.ndarray, noise_correction: bool = True) -> np.ndarray
     np.ndarray, shape=H.shape[:-2]
         NaN where a table has fewer than 2 non-empty rows or columns.
     """
-    H = np.asarray(H, dtype=float)
+    H = np.asarray(H)
     shape = H.shape[:-2]
-    H = H.reshape(-1, *H.shape[-2:])
-    R = H.sum(axis=2)  # (m, nx)
-    C = H.sum(axis=1)  # (m, ny)
-    n = R.sum(axis=1)
-    r_eff = (R > 0).sum(axis=1)
-    c_eff = (C > 0).sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        E = R[:, :, None] * C[:, None, :] / n[:, None, None]
-        O = H
-        yates = (r_eff == 2) & (c_eff == 2)  # scipy's chi2_contingency corrects when dof == 1
-        if yates.any():
-            d = E[yates] - O[yates]
-            O = O.copy()
-            O[yates] = O[yates] + np.minimum(0.5, np.abs(d)) * np.sign(d)
-        terms = np.where(E > 0, (O - E) ** 2 / E, 0.0)
-    chi2 = terms.sum(axis=(1, 2))
+    H = np.ascontiguousarray(H.reshape(-1, *H.shape[-2:]), dtype=np.float32 if H.dtype == np.float32 else float)
+    chi2, n, r_eff, c_eff = _table_chi2(H)
     out = np.full(H.shape[0], np.nan)
     ok = (r_eff >= 2) & (c_eff >= 2)
     ped = ((r_eff - 1) * (c_eff - 1)).astype(float) if noise_correction else np.zeros(H.shape[0])
