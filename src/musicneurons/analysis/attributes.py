@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .._numba import njit, prange
 from .correlate import constant_columns, spearman_rect
 
 
@@ -49,59 +50,68 @@ def _abs_spearman(x, y) -> float:
     return float(abs(spearmanr(x, y).statistic))
 
 
-def _resampled_ranks(x: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Average ranks (as ``scipy.stats.rankdata``) of every element of ``x`` within each bootstrap resample, from
-    the resample's counts alone (O(n) per resample instead of a sort).
-
-    Parameters
-    ----------
-    x : np.ndarray, shape=(n,)
-    counts : np.ndarray, shape=(n_resamples, n)
-        How often each element of ``x`` is drawn into each resample.
-
-    Returns
-    -------
-    ranks : np.ndarray, shape=(n_resamples, n)
-        The rank a drawn copy of ``x[j]`` gets in resample ``k`` (ties averaged; meaningless where
-        ``counts[k, j] == 0``).
-    n_distinct : np.ndarray, shape=(n_resamples,)
-        Distinct values drawn into each resample.
-    """
+def _tie_groups(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``x``'s stable argsort and the first sorted position of each run of equal values (with ``n`` appended)."""
     order = np.argsort(x, kind="stable")
     xs = x[order]
-    new_group = np.r_[True, xs[1:] != xs[:-1]]  # the first sorted position of each tie group
-    starts = np.flatnonzero(new_group)
-    group = np.empty(x.size, np.intp)
-    group[order] = np.cumsum(new_group) - 1
-    totals = np.add.reduceat(counts[:, order], starts, axis=1).astype(float)  # (B, n_groups)
-    before = np.cumsum(totals, axis=1) - totals
-    rank_of_group = before + (totals + 1.0) / 2.0
-    return rank_of_group[:, group], (totals > 0).sum(axis=1)
+    starts = np.flatnonzero(np.r_[True, xs[1:] != xs[:-1]])
+    return order, np.r_[starts, x.size].astype(np.int64)
+
+
+@njit(cache=True)
+def _resampled_ranks(order, starts, w, out):  # pragma: no cover - compiled
+    """Average ranks (as ``scipy.stats.rankdata``) within one resample drawn with counts ``w`` (n,), from the counts
+    alone: a tie group's copies share the mean of the positions they fill. Writes ``out`` (n,) in the original
+    order; returns how many distinct values were drawn."""
+    before = 0.0
+    distinct = 0
+    for g in range(starts.size - 1):
+        total = 0.0
+        for s in range(starts[g], starts[g + 1]):
+            total += w[order[s]]
+        r = before + (total + 1.0) / 2.0
+        for s in range(starts[g], starts[g + 1]):
+            out[order[s]] = r
+        before += total
+        if total > 0:
+            distinct += 1
+    return distinct
+
+
+@njit(cache=True, parallel=True)
+def _bootstrap_abs_spearman_kernel(x_order, x_starts, y_order, y_starts, counts):  # pragma: no cover - compiled
+    B, n = counts.shape
+    out = np.zeros(B)
+    for b in prange(B):
+        w = counts[b].astype(np.float64)
+        rx = np.empty(n)
+        ry = np.empty(n)
+        dx = _resampled_ranks(x_order, x_starts, w, rx)
+        dy = _resampled_ranks(y_order, y_starts, w, ry)
+        if dx < 2 or dy < 2:
+            continue
+        m = w.sum()
+        mx = (w * rx).sum() / m
+        my = (w * ry).sum() / m
+        sxy = sxx = syy = 0.0
+        for i in range(n):
+            cx, cy = rx[i] - mx, ry[i] - my
+            sxy += w[i] * cx * cy
+            sxx += w[i] * cx * cx
+            syy += w[i] * cy * cy
+        out[b] = abs(sxy / np.sqrt(sxx * syy))
+    return out
 
 
 def _bootstrap_abs_spearman(xs, y: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
     """|Spearman ρ| of each ``x`` in ``xs`` with ``y`` in every bootstrap resample given by ``counts``
-    (n_resamples, n): the same value as ``_abs_spearman(x[i], y[i])`` for the drawn indices ``i`` (Pearson r of
-    average ranks, weighted by the counts), 0 where either side is constant in the resample. One array of shape
-    (n_resamples,) per ``x``."""
-    w = counts.astype(float)
-    m = w.sum(axis=1, keepdims=True)
-
-    def centred(v):
-        r, distinct = _resampled_ranks(v, counts)
-        r -= (w * r).sum(axis=1, keepdims=True) / m
-        return r, distinct > 1
-
-    cy, vary = centred(y)
-    wcy = w * cy
-    syy = (wcy * cy).sum(axis=1)
-    out = []
-    for x in xs:
-        cx, varx = centred(x)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            r = (wcy * cx).sum(axis=1) / np.sqrt((w * cx * cx).sum(axis=1) * syy)
-        out.append(np.where(varx & vary, np.abs(r), 0.0))
-    return out
+    (n_resamples, n): the value of ``_abs_spearman(x[i], y[i])`` for the drawn indices ``i`` (Pearson r of
+    average ranks, weighted by the counts; to ~1e-12, tested), 0 where either side is constant in the resample.
+    One compiled pass per ``x``, resamples in parallel. One array of shape (n_resamples,) per ``x``."""
+    counts = np.ascontiguousarray(counts, dtype=np.int64)
+    y_order, y_starts = _tie_groups(np.asarray(y, float))
+    return [_bootstrap_abs_spearman_kernel(*_tie_groups(np.asarray(x, float)), y_order, y_starts, counts)
+            for x in xs]
 
 
 def _r2_line(x, y) -> float:
