@@ -2,8 +2,8 @@
 
 A run killed with SIGKILL cannot clean up its pools, so every worker this package starts asks the kernel to send
 it SIGKILL when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op). The analysis's parallel
-work (DCI's fits, kNN mutual information) runs in threads, which cannot outlive the process: scikit-learn's tree
-code and scipy's KD-tree release the GIL.
+work (DCI's fits on threads, the compiled kNN MI, φK null and bootstrap kernels on numba's OpenMP threads) runs
+in threads, which cannot outlive the process.
 """
 
 from __future__ import annotations
