@@ -23,25 +23,26 @@ import numpy as np
 from scipy import optimize, special
 
 
-def bvn_cdf(h, k, rho: float) -> np.ndarray:
-    """P(X <= h, Y <= k) of a standard bivariate normal with correlation ``rho`` (|rho| < 1), by Owen's T:
-    Φ2 = ½Φ(h) + ½Φ(k) − T(h, a_h) − T(k, a_k) − β (Owen 1956)."""
-    h, k = np.broadcast_arrays(np.asarray(h, float), np.asarray(k, float))
-    s = np.sqrt(1.0 - rho * rho)
-    out = np.empty(h.shape)
-    both0 = (h == 0) & (k == 0)
-    out[both0] = 0.25 + np.arcsin(rho) / (2 * np.pi)
-    m = ~both0
-    hm, km = h[m], k[m]
+def _bvn(H: np.ndarray, K: np.ndarray, R: np.ndarray) -> np.ndarray:
+    """Φ2(h, k; ρ) element by element of three broadcast arrays of one shape (|ρ| < 1), by Owen's T:
+    Φ2 = ½Φ(h) + ½Φ(k) − T(h, a_h) − T(k, a_k) − β (Owen 1956). :func:`bvn_cdf` and :func:`bvn_cdf_many` both
+    go through here, so a table's cell probabilities are the same numbers whichever computes them."""
+    s = np.sqrt(1.0 - R * R)
     with np.errstate(divide="ignore", invalid="ignore"):
-        a_h = (km - rho * hm) / (hm * s)
-        a_k = (hm - rho * km) / (km * s)
+        a_h = (K - R * H) / (H * s)
+        a_k = (H - R * K) / (K * s)
     # T(0, a) = arctan(a) / 2π; for h = 0 the argument a_h is ±inf with the sign of (k - ρh) = k
-    t_h = np.where(hm == 0, np.sign(km) * 0.25, special.owens_t(hm, np.nan_to_num(a_h)))
-    t_k = np.where(km == 0, np.sign(hm) * 0.25, special.owens_t(km, np.nan_to_num(a_k)))
-    beta = np.where((hm * km < 0) | ((hm * km == 0) & (hm + km < 0)), 0.5, 0.0)
-    out[m] = 0.5 * special.ndtr(hm) + 0.5 * special.ndtr(km) - t_h - t_k - beta
-    return out
+    t_h = np.where(H == 0, np.sign(K) * 0.25, special.owens_t(H, np.nan_to_num(a_h)))
+    t_k = np.where(K == 0, np.sign(H) * 0.25, special.owens_t(K, np.nan_to_num(a_k)))
+    beta = np.where((H * K < 0) | ((H * K == 0) & (H + K < 0)), 0.5, 0.0)
+    out = 0.5 * special.ndtr(H) + 0.5 * special.ndtr(K) - t_h - t_k - beta
+    both0 = (H == 0) & (K == 0)
+    return np.where(both0, 0.25 + np.arcsin(R) / (2 * np.pi), out)
+
+
+def bvn_cdf(h, k, rho: float) -> np.ndarray:
+    """P(X <= h, Y <= k) of a standard bivariate normal with correlation ``rho`` (|rho| < 1); h and k broadcast."""
+    return _bvn(*np.broadcast_arrays(np.asarray(h, float), np.asarray(k, float), np.float64(rho)))
 
 
 def binned_bvn(rho: float, sx: np.ndarray, sy: np.ndarray) -> np.ndarray:
@@ -126,20 +127,9 @@ def phik_from_hist2d(observed: np.ndarray, noise_correction: bool = True) -> flo
 
 # --------------------------------------------------------------------------- many tables at once
 def bvn_cdf_many(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
-    """:func:`bvn_cdf` on the grid ``h`` x ``k`` for many ``rho`` in (-1, 1) at once: (n_rho, nh, nk), the same
-    arithmetic element by element."""
-    H, K, R = np.broadcast_arrays(np.asarray(h, float)[None, :, None], np.asarray(k, float)[None, None, :],
-                                  np.asarray(rho, float)[:, None, None])
-    s = np.sqrt(1.0 - R * R)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        a_h = (K - R * H) / (H * s)
-        a_k = (H - R * K) / (K * s)
-    t_h = np.where(H == 0, np.sign(K) * 0.25, special.owens_t(H, np.nan_to_num(a_h)))
-    t_k = np.where(K == 0, np.sign(H) * 0.25, special.owens_t(K, np.nan_to_num(a_k)))
-    beta = np.where((H * K < 0) | ((H * K == 0) & (H + K < 0)), 0.5, 0.0)
-    out = 0.5 * special.ndtr(H) + 0.5 * special.ndtr(K) - t_h - t_k - beta
-    both0 = (H == 0) & (K == 0)
-    return np.where(both0, 0.25 + np.arcsin(R) / (2 * np.pi), out)
+    """:func:`bvn_cdf` on the grid ``h`` x ``k`` for many ``rho`` in (-1, 1) at once: (n_rho, nh, nk)."""
+    return _bvn(*np.broadcast_arrays(np.asarray(h, float)[None, :, None], np.asarray(k, float)[None, None, :],
+                                     np.asarray(rho, float)[:, None, None]))
 
 
 def _chi2_sums(rho: np.ndarray, nx: int, ny: int) -> np.ndarray:
