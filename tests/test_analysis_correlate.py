@@ -153,6 +153,9 @@ def test_batched_phik_cells_equal_one_table_at_a_time():
         h = np.histogram2d(x, np.round(y) if k % 4 == 0 else y, bins=(int(rng.integers(1, 11)), int(rng.integers(2, 11))))[0]
         tables.append(h[h.sum(1) > 0][:, h.sum(0) > 0])
     tables.append(np.diag([30.0, 40.0, 50.0]))  # perfect dependence: phik 1, p underflows to 0 (Chernoff Z)
+    # near-independent with n = 5.3e9: the G statistic rounds below 0, phik's chi2.sf gives p = 1
+    tables.append(np.array([[298152059, 315880911, 330033020, 371843092],
+                            [897413425, 950775823, 993372519, 1119217430]], float))
     for noise_correction in (True, False):
         ph, p, z = phik_cells(tables, noise_correction)
         for t, h in enumerate(tables):
@@ -162,7 +165,25 @@ def test_batched_phik_cells_equal_one_table_at_a_time():
             assert ph[t] == phik_from_hist2d(h, noise_correction)
             assert (p[t], z[t]) == significance_from_hist2d(h, lambda_="log-likelihood",
                                                             significance_method="asymptotic")
-    assert np.isnan(ph).sum() >= 1 and (ph == 1).sum() >= 1 and (p == 0).sum() >= 1
+    assert np.isnan(ph).sum() >= 1 and (ph == 1).sum() >= 1 and (p == 0).sum() >= 1 and p[-1] == 1.0
+
+
+def test_brentq_many_raises_as_scipy_does():
+    from musicneurons.analysis.bivariate import brentq_many
+
+    def tiny_same_sign(x, which):  # products of the ends underflow to 0; the sign bits still agree
+        return np.full(x.shape, 1e-200)
+
+    with pytest.raises(ValueError, match="different signs"):
+        brentq_many(tiny_same_sign, 3, xtol=1e-5)
+
+    def nan_inside(x, which):
+        return np.where((x > 0) & (x < 1), np.nan, x - 0.3)
+
+    with pytest.raises(ValueError, match="NaN"):
+        brentq_many(nan_inside, 2, xtol=1e-5)
+    tiny = brentq_many(lambda x, which: 1e-200 * (x - 0.3), 1, xtol=1e-12)  # sign bits, not products
+    assert tiny[0] == pytest.approx(0.3, abs=1e-10)
 
 
 def test_affine_copies_of_a_feature_are_dropped_and_named():

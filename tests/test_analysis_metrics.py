@@ -99,6 +99,19 @@ def test_discrete_mutual_info_is_sklearns_mutual_info_score_per_pair():
     assert got[0, 3] > 2.0 and got[:, -1].max() == 0.0  # a code with itself; a constant factor
     # labels that are not small non-negative integers (relabelled first): the same values
     np.testing.assert_allclose(discrete_mutual_info(codes * 1000 - 7, factors * 0.5), want, rtol=0, atol=1e-12)
+    # many distinct labels: the tables of the occupied cells only (a dense table would not fit); the same values
+    many = np.c_[np.arange(700), rng.integers(0, 600, 700)]
+    want_many = np.array([[mutual_info_score(f, many[:, i]) for f in (many[:, 0], factors[:, 0])] for i in range(2)])
+    from musicneurons.analysis import metrics
+
+    old_cells, metrics.DENSE_MI_CELLS = metrics.DENSE_MI_CELLS, 100
+    try:
+        got_many = discrete_mutual_info(many, np.c_[many[:, 0], factors[:, 0]])
+    finally:
+        metrics.DENSE_MI_CELLS = old_cells
+    np.testing.assert_allclose(got_many, want_many, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(discrete_mutual_info(many, np.c_[many[:, 0], factors[:, 0]]), want_many, rtol=0,
+                               atol=1e-12)
 
 
 def test_interpretability_reads_the_best_code_from_a_given_mi_table():

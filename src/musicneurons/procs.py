@@ -2,7 +2,7 @@
 
 A run killed with SIGKILL cannot clean up its pools, so every worker this package starts asks the kernel to send
 it SIGKILL when its parent dies (Linux ``prctl(PR_SET_PDEATHSIG)``; elsewhere a no-op). The analysis's parallel
-work (DCI's fits on threads, the compiled kNN MI, φK null and bootstrap kernels on numba's OpenMP threads) runs
+work (DCI's fits on threads, the compiled kNN MI, φK null and bootstrap kernels on numba's threading layer) runs
 in threads, which cannot outlive the process.
 """
 

@@ -92,15 +92,12 @@ UNTRAINED_INIT = ("MusicVAE(cfg) with Magenta's initial weights (MusicVAE.reset_
 def _g_curve(nx: int, ny: int) -> tuple[np.ndarray, np.ndarray]:
     """(sqrt(g(ρ)), ρ) on a grid, g = the chi2 fraction of phik's binned bivariate normal for an nx x ny table
     (phik's ``chi2(ρ) = pedestal + (chi2_max - pedestal) g(ρ)``), with g(0) = 0 and g(1) = 1."""
-    from .bivariate import _grid, bvn_cdf_many
+    from .bivariate import _chi2_sums, _grid
 
-    sx, sy, corr0, one = _grid(nx, ny)
+    one = _grid(nx, ny)[3]
     u = np.linspace(0.0, 1.0, RHO_GRID)
     rho = 1.0 - (1.0 - u) ** 2  # denser towards 1, where g is steep
-    F = bvn_cdf_many(sx, sy, rho[1:-1])
-    P = np.maximum(F[:, 1:, 1:] - F[:, :-1, 1:] - F[:, 1:, :-1] + F[:, :-1, :-1], 0.0).reshape(rho.size - 2, -1)
-    d2 = (P - corr0) ** 2
-    S = np.divide(d2, corr0, out=np.zeros_like(d2), where=corr0 != 0).sum(axis=1)
+    S = _chi2_sums(rho[1:-1], nx, ny)
     g = np.concatenate([[0.0], S / one, [1.0]])
     g = np.maximum.accumulate(np.clip(g, 0.0, 1.0))  # monotone for np.interp
     return np.sqrt(g), rho

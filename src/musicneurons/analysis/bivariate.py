@@ -133,7 +133,10 @@ def bvn_cdf_many(h: np.ndarray, k: np.ndarray, rho: np.ndarray) -> np.ndarray:
 
 
 def _chi2_sums(rho: np.ndarray, nx: int, ny: int) -> np.ndarray:
-    """``_chi2_sum(binned_bvn(r, sx, sy).ravel(), corr0)`` of each ``r`` in ``rho`` on the nx x ny grid: (m,)."""
+    """``_chi2_sum(binned_bvn(r, sx, sy).ravel(), corr0)`` of each ``r`` in ``rho`` (in [0, 1], as phik's
+    solver uses it) on the nx x ny grid: (m,)."""
+    if (rho < 0).any():
+        raise ValueError("rho must be in [0, 1]")
     sx, sy, corr0, one = _grid(nx, ny)
     inner = (rho > 0) & (rho < 1)
     # binned_bvn's closed forms: at 0 the grid's own corr0 (a sum of 0.0), at 1 the grid's chi2 scale ``one``
@@ -151,14 +154,24 @@ _RTOL = 4 * np.finfo(float).eps  # scipy.optimize.brentq's default rtol
 
 def brentq_many(f, m: int, xtol: float, maxiter: int = 100) -> np.ndarray:
     """``scipy.optimize.brentq(f_i, 0, 1, xtol=xtol)`` of m functions at once: scipy's algorithm (Brent's method
-    as in its ``brentq.c``) run in lockstep, one batched call ``f(x (k,), which (k,)) -> (k,)`` per step for the
-    k unfinished functions. The same floating-point steps as scipy's, so the same roots (tested)."""
+    as in its ``brentq.c``, bracket signs by sign bit) run in lockstep, one batched call
+    ``f(x (k,), which (k,)) -> (k,)`` per step for the k unfinished functions. The same floating-point steps as
+    scipy's, so the same roots (tested on phik's functions). Like scipy it raises when a function is NaN at a
+    step or has one sign at both ends (naming the first such function)."""
+
+    def values(x, which):
+        v = np.asarray(f(x, which), dtype=float)
+        if np.isnan(v).any():
+            raise ValueError(f"function {int(which[np.isnan(v)][0])} is NaN at x = {x[np.isnan(v)][0]!r}")
+        return v
+
     out = np.full(m, np.nan)
     which = np.arange(m)
     xpre, xcur = np.zeros(m), np.ones(m)
-    fpre, fcur = f(xpre, which), f(xcur, which)
-    if (fpre * fcur > 0).any():
-        raise ValueError("f(a) and f(b) must have different signs")
+    fpre, fcur = values(xpre, which), values(xcur, which)
+    same = (fpre != 0) & (fcur != 0) & (np.signbit(fpre) == np.signbit(fcur))
+    if same.any():
+        raise ValueError(f"f(a) and f(b) must have different signs (function {int(np.flatnonzero(same)[0])})")
     out[fpre == 0] = 0.0
     out[(fpre != 0) & (fcur == 0)] = 1.0
     keep = (fpre != 0) & (fcur != 0)
@@ -167,7 +180,7 @@ def brentq_many(f, m: int, xtol: float, maxiter: int = 100) -> np.ndarray:
     for _ in range(maxiter):
         if not which.size:
             return out
-        s = fpre * fcur < 0
+        s = (fpre != 0) & (fcur != 0) & (np.signbit(fpre) != np.signbit(fcur))
         xblk, fblk = np.where(s, xpre, xblk), np.where(s, fpre, fblk)
         spre, scur = np.where(s, xcur - xpre, spre), np.where(s, xcur - xpre, scur)
         sw = np.abs(fblk) < np.abs(fcur)
@@ -192,7 +205,7 @@ def brentq_many(f, m: int, xtol: float, maxiter: int = 100) -> np.ndarray:
         xpre, fpre = xcur, fcur
         xcur = np.where(np.abs(scur) > delta, xcur + scur, xcur + np.where(sbis > 0, delta, -delta))
         if which.size:
-            fcur = f(xcur, which)
+            fcur = values(xcur, which)
     if which.size:
         raise RuntimeError(f"brentq did not converge in {maxiter} iterations for {which.size} functions")
     return out

@@ -133,7 +133,7 @@ def phik_cells(tables, noise_correction: bool = True, significance: bool = True)
         # with its Chernoff bound where p underflows to 0
         g = np.array([chi2_dependent(h, lambda_="log-likelihood") for h in hs])
         ndof = np.array([h.size - sum(h.shape) + h.ndim - 1 for h in hs], dtype=float)
-        p = special.chdtrc(ndof, g)
+        p = special.chdtrc(ndof, np.maximum(g, 0.0))  # G rounds below 0 on huge near-independent tables: p = 1
         z = -special.ndtri(p)
         for k in np.flatnonzero(p == 0):
             zz = g[k] / ndof[k]
@@ -415,7 +415,7 @@ def mutual_info_rect(X, Y, n_neighbors: int = 3, max_samples: int | None = 5000,
         rows = np.flatnonzero(m)
         if max_samples is not None and rows.size > max_samples:
             rows = np.sort(rng.choice(rows, max_samples, replace=False))
-        if rows.size <= n_neighbors + 1:
+        if rows.size <= n_neighbors:  # as ksg_mutual_info (and sklearn): k neighbours need k + 1 rows
             continue
         Xp, y_noise = _ksg_prepare(X[rows], random_state)  # = ksg_mutual_info of each column, X prepared once
         out[:, cols] = _ksg_columns(Xp, Y[np.ix_(rows, cols)], n_neighbors, y_noise)

@@ -41,6 +41,29 @@ def _features(features_fn: FeaturesFn, events: np.ndarray) -> pd.DataFrame:
     return f
 
 
+MAX_ROWS_PER_PASS = 8192  # interventions: decode and featurise at most this many rows at a time (memory)
+
+
+def _blocked_features(make_z, neurons, block: int, decode_fn: DecodeFn, features_fn: FeaturesFn,
+                      batch_size: int | None, events: dict | None = None):
+    """Decode and featurise the intervened latents of many neurons in a few large passes instead of one call per
+    neuron: ``make_z(ds)`` gives the latents of neurons ``ds``, ``block`` rows each; passes hold at most
+    :data:`MAX_ROWS_PER_PASS` rows (at least one neuron). Returns ``feats(k)``, the feature rows of the k-th
+    neuron; ``events`` (optional) receives each neuron's decoded events. This assumes what the interventions
+    assume anyway: a row's greedy decode and its features do not depend on the other rows of its batch."""
+    per_pass = max(1, MAX_ROWS_PER_PASS // max(block, 1))
+    frames = {}
+    for k0 in range(0, len(neurons), per_pass):
+        ds = neurons[k0:k0 + per_pass]
+        ev = _decode(decode_fn, make_z(ds), batch_size)
+        f = _features(features_fn, ev)
+        for k in range(len(ds)):
+            frames[k0 + k] = f.iloc[k * block:(k + 1) * block].reset_index(drop=True)
+            if events is not None:
+                events[k0 + k] = ev[k * block:(k + 1) * block]
+    return frames.__getitem__
+
+
 def reconstruction_accuracy(events_true, events_pred) -> float:
     """Per-step accuracy: fraction of equal events over all windows and steps.
 
@@ -146,22 +169,22 @@ class Traversal:
         base_std = base.std(axis=0, ddof=0)
         self.grid_, rows, effect = {}, [], {}
         neurons = np.asarray(neurons, dtype=int)
-        zs = []
         for d in neurons:
             lo_hi = ndtri(np.asarray(self.quantiles, float)) if self.sweep == "prior" else \
                 np.quantile(pop[:, d], self.quantiles)
-            grid = np.linspace(*lo_hi, self.n_values)
-            self.grid_[int(d)] = grid
-            z = np.repeat(mu[None], grid.size, axis=0)  # (n_values, n, n_dims)
-            z[:, :, d] = grid[:, None]
-            zs.append(z.reshape(-1, mu.shape[1]))
-        # every neuron's sweep in one decode and one feature pass (full batches instead of one call per neuron)
-        f_all = (_features(features_fn, _decode(decode_fn, np.concatenate(zs), self.batch_size)) if zs
-                 else None)
+            self.grid_[int(d)] = np.linspace(*lo_hi, self.n_values)
+
+        def sweeps(ds):  # the sweeps of neurons ds, one block of n_values x n rows each
+            z = np.repeat(mu[None], len(ds) * self.n_values, axis=0)  # (len(ds) * n_values, n, n_dims)
+            for k, d in enumerate(ds):
+                z[k * self.n_values:(k + 1) * self.n_values, :, d] = self.grid_[int(d)][:, None]
+            return z.reshape(-1, mu.shape[1])
+
+        block = self.n_values * n
+        feats = _blocked_features(sweeps, neurons, block, decode_fn, features_fn, self.batch_size)
         for k, d in enumerate(neurons):
             grid = self.grid_[int(d)]
-            block = self.n_values * n
-            f = f_all.iloc[k * block:(k + 1) * block].reset_index(drop=True)
+            f = feats(k)
             step = np.repeat(np.arange(grid.size), n)
             g = f.groupby(step)
             mean, std, cnt = g.mean(), g.std(ddof=0), g.count()
@@ -216,13 +239,17 @@ class NeuronAblation:
         eff, shift, changed = {}, {}, {}
         neurons = np.asarray(neurons, dtype=int)
         n = mu.shape[0]
-        z = np.repeat(mu[None], neurons.size, axis=0)  # (n_neurons, n, n_dims): one ablated neuron per block
-        z[np.arange(neurons.size), :, neurons] = self.value
-        ev_all = _decode(decode_fn, z.reshape(-1, mu.shape[1]), self.batch_size) if neurons.size else None
-        f_all = _features(features_fn, ev_all) if neurons.size else None  # one decode and one feature pass
+
+        def ablated(ds):  # one block of n rows per neuron in ds, that neuron set to the value
+            z = np.repeat(mu[None], len(ds), axis=0)
+            z[np.arange(len(ds)), :, ds] = self.value
+            return z.reshape(-1, mu.shape[1])
+
+        events = {}
+        feats = _blocked_features(ablated, neurons, n, decode_fn, features_fn, self.batch_size, events)
         for k, d in enumerate(neurons):
-            ev = ev_all[k * n:(k + 1) * n]
-            f = f_all.iloc[k * n:(k + 1) * n].reset_index(drop=True)
+            ev = events[k]
+            f = feats(k)
             diff = f - full
             eff[int(d)] = diff.abs().mean(axis=0) / std
             shift[int(d)] = diff.mean(axis=0)

@@ -52,10 +52,13 @@ def histogram_discretize(x, bins: int = 20) -> np.ndarray:
     return out.reshape(x.shape)
 
 
+DENSE_MI_CELLS = 2 ** 22  # discrete_mutual_info: one dense table of all codes x labels up to this many cells
+
+
 def _labels(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Non-negative integer labels of each column and each column's label count: small non-negative integers
-    are their own labels (empty labels are harmless), anything else is relabelled by ``np.unique``."""
-    if a.dtype.kind in "iub" and a.size and a.min() >= 0 and a.max() < 4 * a.shape[0] + 64:
+    """Non-negative integer labels of each column and each column's label count: integers in [0, 256) are their
+    own labels (empty labels cost nothing but a few table cells), anything else is relabelled by ``np.unique``."""
+    if a.dtype.kind in "iub" and a.size and a.min() >= 0 and a.max() < 256:
         lab = a.astype(np.int64)
         return lab, lab.max(axis=0) + 1
     lab = np.empty(a.shape, np.int64)
@@ -82,13 +85,21 @@ def discrete_mutual_info(codes_d, factors_d) -> np.ndarray:
     base = (np.arange(n_codes) * K)[None, :] + c  # (n, n_codes): code and its label
     for j in range(f.shape[1]):
         F = int(kf[j])
-        joint = np.bincount((base * F + f[:, j][:, None]).ravel(), minlength=n_codes * K * F)
-        joint = joint.reshape(n_codes, K, F).astype(float)
-        rc = joint.sum(axis=2, keepdims=True)
-        rf = joint.sum(axis=1, keepdims=True)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            terms = np.where(joint > 0, joint / n * np.log(joint * n / (rc * rf)), 0.0)
-        out[:, j] = terms.sum(axis=(1, 2))
+        if n_codes * K * F <= DENSE_MI_CELLS:
+            joint = np.bincount((base * F + f[:, j][:, None]).ravel(), minlength=n_codes * K * F)
+            joint = joint.reshape(n_codes, K, F).astype(float)
+            rc = joint.sum(axis=2, keepdims=True)
+            rf = joint.sum(axis=1, keepdims=True)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                terms = np.where(joint > 0, joint / n * np.log(joint * n / (rc * rf)), 0.0)
+            out[:, j] = terms.sum(axis=(1, 2))
+            continue
+        rf = np.bincount(f[:, j], minlength=F).astype(float)
+        for i in range(n_codes):  # many labels: only the occupied cells of each table
+            pair, joint = np.unique(c[:, i] * F + f[:, j], return_counts=True)
+            rc = np.bincount(c[:, i], minlength=int(kc[i])).astype(float)
+            joint = joint.astype(float)
+            out[i, j] = np.sum(joint / n * np.log(joint * n / (rc[pair // F] * rf[pair % F])))
     return np.clip(out, 0.0, None)
 
 

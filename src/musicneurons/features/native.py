@@ -2,7 +2,8 @@
 
 The notes of all windows are pulled out at once as flat arrays sorted by (window, onset):
 ``row`` (window index), ``start``, ``end`` (steps), ``pitch``; per-window quantities are then
-``np.bincount`` / ``reduceat`` reductions, and the pitch statistics one compiled pass over each window's notes. Each jSymbolic formula mirrors
+``np.bincount`` / ``reduceat`` reductions, and the pitch statistics one compiled pass over each
+window's notes. Each jSymbolic formula mirrors
 music21 10.5's ``features.jSymbolic`` extractor of the same id, including its tie-breaking, its
 zero-instead-of-error cases and its floating-point operation order, so that the two backends agree
 to ~1e-15 (tested against values produced by music21 itself).
@@ -121,7 +122,8 @@ _PITCH_IDS = ("P1", "P2", "P3", "P4", "P5", "P6", "P7", "P8", "P9", "P10", "P11"
 @njit(cache=True)
 def _pitch_kernel(first, count, pitch, n_steps):  # pragma: no cover - compiled
     """P1-P16 of every window (columns in :data:`_PITCH_IDS` order), its pitch-class histogram and its most common
-    pitch class, one pass over each window's notes with a 128-bin histogram on the stack."""
+    pitch class, one pass over each window's notes with one 128-bin histogram reused across windows (pitches
+    must be in [0, 128): :func:`_pitch_features` checks)."""
     n = first.size
     out = np.full((n, 16), np.nan)
     pch = np.zeros((n, 12), np.int64)
@@ -222,6 +224,9 @@ def _pitch_histogram(nt: _Notes) -> np.ndarray:
 def _pitch_features(nt: _Notes, v: dict):
     """Pitch statistics (P1-P16, P22) into ``v`` (:func:`_pitch_kernel`); returns the pitch-class histograms and
     each window's most common pitch class, which the vectors and attributes reuse."""
+    if nt.pitch.size and not (0 <= nt.pitch.min() and nt.pitch.max() < 128):
+        bad = int(nt.pitch.max() if nt.pitch.max() >= 128 else nt.pitch.min())
+        raise ValueError(f"events encode MIDI pitch {bad}, outside 0-127 (event {bad - PITCH_OFFSET})")
     vals, pch, pc1 = _pitch_kernel(nt.first.astype(np.int64), nt.count.astype(np.int64),
                                    nt.pitch.astype(np.int64), int(nt.n_steps))
     for j, fid in enumerate(_PITCH_IDS):
