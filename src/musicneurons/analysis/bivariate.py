@@ -245,9 +245,9 @@ def phik_from_hist2d_many(tables, noise_correction: bool = True) -> np.ndarray:
     chi2 = np.array([chi2_dependent(t, lambda_="pearson") for t in tables])
     ped = np.array([max(estimate_simple_ndof(t), 0) if noise_correction else 0 for t in tables], dtype=float)
     n = np.array([t.sum() for t in tables])
-    shapes = np.array([t.shape for t in tables]).reshape(-1, 2)
+    shapes, group = np.unique(np.array([t.shape for t in tables]).reshape(-1, 2), axis=0, return_inverse=True)
     out = np.empty(len(tables))
-    for shape in {tuple(s) for s in shapes}:
-        m = np.flatnonzero((shapes[:, 0] == shape[0]) & (shapes[:, 1] == shape[1]))
-        out[m] = phik_from_chi2_many(chi2[m], n[m], shape[0], shape[1], ped[m])
+    for g, (nx, ny) in enumerate(shapes):
+        m = np.flatnonzero(group.ravel() == g)
+        out[m] = phik_from_chi2_many(chi2[m], n[m], int(nx), int(ny), ped[m])
     return out

@@ -45,23 +45,22 @@ MAX_ROWS_PER_PASS = 8192  # interventions: decode and featurise at most this man
 
 
 def _blocked_features(make_z, neurons, block: int, decode_fn: DecodeFn, features_fn: FeaturesFn,
-                      batch_size: int | None, events: dict | None = None):
+                      batch_size: int | None) -> tuple[list[pd.DataFrame], list[np.ndarray]]:
     """Decode and featurise the intervened latents of many neurons in a few large passes instead of one call per
     neuron: ``make_z(ds)`` gives the latents of neurons ``ds``, ``block`` rows each; passes hold at most
-    :data:`MAX_ROWS_PER_PASS` rows (at least one neuron). Returns ``feats(k)``, the feature rows of the k-th
-    neuron; ``events`` (optional) receives each neuron's decoded events. This assumes what the interventions
-    assume anyway: a row's greedy decode and its features do not depend on the other rows of its batch."""
+    :data:`MAX_ROWS_PER_PASS` rows (at least one neuron). Returns each neuron's feature rows and decoded events.
+    This assumes what the interventions assume anyway: a row's greedy decode and its features do not depend on
+    the other rows of its batch."""
     per_pass = max(1, MAX_ROWS_PER_PASS // max(block, 1))
-    frames = {}
+    feats, events = [], []
     for k0 in range(0, len(neurons), per_pass):
         ds = neurons[k0:k0 + per_pass]
         ev = _decode(decode_fn, make_z(ds), batch_size)
         f = _features(features_fn, ev)
         for k in range(len(ds)):
-            frames[k0 + k] = f.iloc[k * block:(k + 1) * block].reset_index(drop=True)
-            if events is not None:
-                events[k0 + k] = ev[k * block:(k + 1) * block]
-    return frames.__getitem__
+            feats.append(f.iloc[k * block:(k + 1) * block].reset_index(drop=True))
+            events.append(ev[k * block:(k + 1) * block])
+    return feats, events
 
 
 def reconstruction_accuracy(events_true, events_pred) -> float:
@@ -181,10 +180,9 @@ class Traversal:
             return z.reshape(-1, mu.shape[1])
 
         block = self.n_values * n
-        feats = _blocked_features(sweeps, neurons, block, decode_fn, features_fn, self.batch_size)
-        for k, d in enumerate(neurons):
+        feats, _ = _blocked_features(sweeps, neurons, block, decode_fn, features_fn, self.batch_size)
+        for d, f in zip(neurons, feats):
             grid = self.grid_[int(d)]
-            f = feats(k)
             step = np.repeat(np.arange(grid.size), n)
             g = f.groupby(step)
             mean, std, cnt = g.mean(), g.std(ddof=0), g.count()
@@ -245,11 +243,8 @@ class NeuronAblation:
             z[np.arange(len(ds)), :, ds] = self.value
             return z.reshape(-1, mu.shape[1])
 
-        events = {}
-        feats = _blocked_features(ablated, neurons, n, decode_fn, features_fn, self.batch_size, events)
-        for k, d in enumerate(neurons):
-            ev = events[k]
-            f = feats(k)
+        feats, events = _blocked_features(ablated, neurons, n, decode_fn, features_fn, self.batch_size)
+        for d, f, ev in zip(neurons, feats, events):
             diff = f - full
             eff[int(d)] = diff.abs().mean(axis=0) / std
             shift[int(d)] = diff.mean(axis=0)
