@@ -162,13 +162,21 @@ def test_sigkill_at_random_points_then_resume_gives_identical_results(reference,
     run_dir = tmp_path / "run"
     rng = np.random.default_rng(20261202)
     kills = 0
-    for delay in rng.uniform(2.0, 12.0, size=3):
+    # kill points follow the run's own progress, not the clock (a faster run must still be killed mid-stage):
+    # a random short delay after the n-th stage this attempt starts
+    for n_th, delay in zip(rng.integers(1, 4, size=3), rng.uniform(0.0, 0.5, size=3)):
         p = subprocess.Popen([sys.executable, "-c", SCRIPT, str(run_dir), str(models[0])],
-                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+        started = 0
+        for line in p.stdout:
+            started += "[run]" in line
+            if started >= n_th:
+                break
         time.sleep(delay)
         if p.poll() is None:
             os.killpg(p.pid, signal.SIGKILL)
             kills += 1
+        p.stdout.close()
         p.wait()
     r = subprocess.run([sys.executable, "-c", SCRIPT, str(run_dir), str(models[0])], capture_output=True,
                        text=True, timeout=600)
