@@ -72,3 +72,21 @@ def test_gate_rules_on_numbers():
     noisy = health_gate({**good, "noise_zeroing_changed_steps": 0.086})
     assert noisy["passes"] is False and "8.6 %" in noisy["failures"][0]
     assert health_gate(None) is None
+
+
+def test_given_posterior_and_decode_are_used_not_recomputed(windows):
+    """The analysis hands model_health the latents it has and the noise ablation's full decode: the numbers equal a
+    fresh encode + decode, and neither is run again; a decode of the wrong shape is refused."""
+    model = PerfectModel(windows)
+    fresh = model_health(model, windows)
+    _, mu, sigma = model.encode(windows)
+    recon = model.decode(mu)
+    calls = []
+    model.encode = lambda *a, **k: calls.append("encode")
+    real_decode = model.decode
+    model.decode = lambda z, **k: (calls.append("decode"), real_decode(z))[1]
+    given = model_health(model, windows, mu=mu, sigma=sigma, recon=recon)
+    assert given == fresh
+    assert calls == ["decode"]  # only the noise-zeroed decode
+    with pytest.raises(ValueError, match="recon"):
+        model_health(model, windows, mu=mu, sigma=sigma, recon=recon[:, :-1])

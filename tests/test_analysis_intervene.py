@@ -38,6 +38,13 @@ def test_ablate_noise():
     r2 = ablate_noise(events, mu, np.array([True, False, False, False, False]), decode_fn)
     assert r2["recon_accuracy_noise_zeroed"] < 1.0
     assert r2["agreement"] == r2["recon_accuracy_noise_zeroed"]
+    # a full decode the caller already has is used as given (and one of the wrong shape refused)
+    wrong_full = events.copy()
+    wrong_full[:, 0] += 1
+    r3 = ablate_noise(events, mu, noise, decode_fn, full=wrong_full)
+    assert r3["recon_accuracy_full"] == reconstruction_accuracy(events, wrong_full) < 1.0
+    with pytest.raises(ValueError, match="full decode"):
+        ablate_noise(events, mu, noise, decode_fn, full=events[:, :-1])
 
 
 def test_traversal_response_curves_exact():

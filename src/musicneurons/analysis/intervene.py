@@ -78,7 +78,7 @@ def reconstruction_accuracy(events_true, events_pred) -> float:
 
 
 def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0,
-                 batch_size: int | None = 512) -> dict:
+                 batch_size: int | None = 512, full=None) -> dict:
     """Reconstruction with all noise neurons set to ``value`` (the prior mean 0) vs unablated.
 
     Parameters
@@ -86,6 +86,8 @@ def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0
     events : array-like, shape=(n_samples, T), the inputs
     mu : array-like, shape=(n_samples, n_dims), their posterior means (decoded as z)
     noise_mask : array-like of bool, shape=(n_dims,)
+    full : array-like, shape=(n_samples, T), optional
+        ``decode_fn(mu)`` when the caller already has it (else decoded here).
 
     Returns
     -------
@@ -98,7 +100,9 @@ def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0
     m = np.asarray(noise_mask, dtype=bool)
     if ev.shape[0] != z.shape[0] or m.shape != (z.shape[1],):
         raise ValueError(f"events {ev.shape}, mu {z.shape} and noise_mask {m.shape} do not match")
-    full = _decode(decode_fn, z, batch_size)
+    full = _decode(decode_fn, z, batch_size) if full is None else np.asarray(full)
+    if full.shape != ev.shape:
+        raise ValueError(f"full decode {full.shape} does not match events {ev.shape}")
     za = z.copy()
     za[:, m] = value
     abl = _decode(decode_fn, za, batch_size)

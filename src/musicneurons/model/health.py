@@ -18,13 +18,24 @@ import torch
 from .musicvae import kl_per_window
 
 
-def model_health(model, windows: np.ndarray, batch_size: int = 256) -> dict:
-    """Health numbers of ``model`` on ``windows`` (N, T) -- use held-out windows."""
+def model_health(model, windows: np.ndarray, batch_size: int = 256, mu=None, sigma=None, recon=None) -> dict:
+    """Health numbers of ``model`` on ``windows`` (N, T) -- use held-out windows.
+
+    ``mu``, ``sigma`` (N, z_size) and ``recon`` (N, T), the windows' posterior and its greedy decode, when the
+    caller already has them (the analysis does: its latents and its noise ablation's full decode); else they are
+    computed here."""
     from ..analysis import NeuronProfile
 
     windows = np.asarray(windows, np.int64)
-    _, mu, sigma = model.encode(windows, batch_size=batch_size)
-    recon = model.decode(mu, batch_size=batch_size)
+    if mu is None or sigma is None:
+        _, mu, sigma = model.encode(windows, batch_size=batch_size)
+    mu = np.asarray(mu, np.float32)
+    sigma = np.asarray(sigma, np.float32)
+    if mu.ndim != 2 or mu.shape[0] != len(windows) or sigma.shape != mu.shape:
+        raise ValueError(f"mu {mu.shape} and sigma {sigma.shape} do not match windows {windows.shape}")
+    recon = model.decode(mu, batch_size=batch_size) if recon is None else np.asarray(recon)
+    if recon.shape != windows.shape:
+        raise ValueError(f"recon {recon.shape} does not match windows {windows.shape}")
     kl_bits = kl_per_window(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
     prof = NeuronProfile(n_bootstrap=0).fit(mu, sigma)
     noise = ~prof.music_mask_
