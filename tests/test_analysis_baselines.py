@@ -9,8 +9,8 @@ import pytest
 
 from musicneurons.analysis import analyze_latents, make_planted_latents, summarize
 from musicneurons.analysis.baselines import (PhikPermutationNull, best_abs_spearman_permuted,
-                                             metrics_permutation_null, phik_from_tables, phik_tables_rect,
-                                             shuffle_rows, untrained_baseline)
+                                             metrics_permutation_null, permuted_tables, phik_from_tables,
+                                             phik_tables_rect, shuffle_rows, untrained_baseline)
 from musicneurons.analysis.correlate import contingency, phik_rect, spearman_rect
 
 
@@ -25,6 +25,32 @@ def test_fast_phik_equals_exact_phik():
         fast = phik_tables_rect(X, Y, perm=order)
         assert np.array_equal(np.isnan(exact), np.isnan(fast))
         assert np.nanmax(np.abs(exact - fast)) < 2e-4
+
+
+def test_permuted_tables_count_every_pair_under_every_shuffle(monkeypatch):
+    """The compiled counts equal a plain count of (code bin, shuffled feature bin) per pair and shuffle; a missing
+    bin (-1) on either side leaves the row out of that pair's table only."""
+    rng = np.random.default_rng(5)
+    n, k, nf, b, wy = 300, 4, 3, 5, 7
+    bx = rng.integers(0, b, (n, k))
+    by = rng.integers(0, wy, (n, nf))
+    bx[rng.random((n, k)) < 0.1] = -1
+    by[rng.random((n, nf)) < 0.1] = -1
+    perms = np.stack([rng.permutation(n) for _ in range(3)])
+    H = permuted_tables(bx, by, perms, b, wy)
+    assert H.shape == (3, k, nf, b, wy)
+    for s in range(3):
+        for a in range(k):
+            for j in range(nf):
+                x, y = bx[:, a], by[perms[s], j]
+                ok = (x >= 0) & (y >= 0)
+                want = np.zeros((b, wy))
+                np.add.at(want, (x[ok], y[ok]), 1)
+                assert np.array_equal(H[s, a, j], want)
+    from musicneurons.analysis import baselines
+
+    monkeypatch.setattr(baselines, "PERMUTED_ROWS_BYTES", 2 * n * nf)  # one shuffle's bins at a time: same counts
+    assert np.array_equal(permuted_tables(bx, by, perms, b, wy), H)
 
 
 def test_fast_phik_of_small_and_sparse_tables():

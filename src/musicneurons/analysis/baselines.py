@@ -192,22 +192,28 @@ def _binned(A: np.ndarray, bins: int, nominal=None) -> tuple[np.ndarray, int]:
 
 
 @njit(cache=True, parallel=True)
-def _count_permuted(bx, by, perms, n_bx, n_by):  # pragma: no cover - compiled
-    B, n = perms.shape
-    k, nf = bx.shape[1], by.shape[1]
-    H = np.zeros((B, k, nf, n_bx, n_by), np.float32)
-    for s in prange(B):
+def _count_permuted(bx_t, by_perm, H, s0):  # pragma: no cover - compiled
+    """Adds to H[s0 + s] (k, nf, n_bx, n_by) the counts of bx_t (k, n), the codes' bin indices, against by_perm[s]
+    (n, nf), the shuffled features' bin indices. One task per (shuffle, code): its nf tables stay in cache while
+    the rows stream past."""
+    B, n, nf = by_perm.shape
+    k = bx_t.shape[0]
+    for t in prange(B * k):
+        s = t // k
+        a = t % k
+        xs = bx_t[a]
+        ys = by_perm[s]
         for i in range(n):
-            p = perms[s, i]
-            for a in range(k):
-                xa = bx[i, a]
-                if xa < 0:
-                    continue
-                for j in range(nf):
-                    yb = by[p, j]
-                    if yb >= 0:
-                        H[s, a, j, xa, yb] += 1.0
-    return H
+            xa = xs[i]
+            if xa < 0:
+                continue
+            for j in range(nf):
+                yb = ys[i, j]
+                if yb >= 0:
+                    H[s0 + s, a, j, xa, yb] += 1.0
+
+
+PERMUTED_ROWS_BYTES = 2 ** 25  # permuted_tables: at most this many bytes of shuffled feature bins at a time
 
 
 def permuted_tables(bx: np.ndarray, by: np.ndarray, perms: np.ndarray, n_bx: int, n_by: int) -> np.ndarray:
@@ -225,8 +231,15 @@ def permuted_tables(bx: np.ndarray, by: np.ndarray, perms: np.ndarray, n_bx: int
     -------
     np.ndarray, shape=(B, k, nf, n_bx, n_by), float32 counts
     """
-    return _count_permuted(np.ascontiguousarray(bx, np.int16), np.ascontiguousarray(by, np.int16),
-                           np.ascontiguousarray(perms, np.int64), int(n_bx), int(n_by))
+    bx_t = np.ascontiguousarray(np.asarray(bx, np.int16).T)
+    by = np.asarray(by, np.int16)
+    perms = np.asarray(perms, np.int64)
+    n, nf = by.shape
+    H = np.zeros((perms.shape[0], bx_t.shape[0], nf, int(n_bx), int(n_by)), np.float32)
+    step = max(1, PERMUTED_ROWS_BYTES // max(1, 2 * n * nf))  # shuffles whose permuted feature bins are held at once
+    for s0 in range(0, perms.shape[0], step):
+        _count_permuted(bx_t, np.ascontiguousarray(by[perms[s0:s0 + step]]), H, s0)
+    return H
 
 
 def phik_tables_rect(X, Y, bins: int = 10, perm: np.ndarray | None = None, noise_correction: bool = True,

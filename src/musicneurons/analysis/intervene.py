@@ -190,14 +190,20 @@ class Traversal:
             step = np.repeat(np.arange(grid.size), n)
             g = f.groupby(step)
             mean, std, cnt = g.mean(), g.std(ddof=0), g.count()
-            for s, v in enumerate(grid):
-                for col in f.columns:
-                    rows.append((int(d), s, float(v), col, float(mean.loc[s, col]), float(std.loc[s, col]),
-                                 int(cnt.loc[s, col])))
+            steps = np.arange(grid.size)
+            cols = np.asarray(f.columns, dtype=object)
+            rows.append(pd.DataFrame({  # one row per (step, feature), steps outer
+                "latent_index": np.full(grid.size * cols.size, int(d), np.int64),
+                "step": np.repeat(steps, cols.size), "value": np.repeat(grid.astype(float), cols.size),
+                "feature": np.tile(cols, grid.size),
+                "mean": mean.loc[steps, f.columns].to_numpy(float).ravel(),
+                "std": std.loc[steps, f.columns].to_numpy(float).ravel(),
+                "n": cnt.loc[steps, f.columns].to_numpy(np.int64).ravel()}))
             with np.errstate(invalid="ignore", divide="ignore"):
                 rng = (mean.max(axis=0) - mean.min(axis=0)) / base_std.reindex(mean.columns).replace(0, np.nan)
             effect[int(d)] = rng
-        self.response_ = pd.DataFrame(rows, columns=["latent_index", "step", "value", "feature", "mean", "std", "n"])
+        columns = ["latent_index", "step", "value", "feature", "mean", "std", "n"]
+        self.response_ = (pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=columns))[columns]
         self.effect_ = pd.DataFrame(effect).T.rename_axis("latent_index")
         self.settings_ = {"n_values": self.n_values, "quantiles": list(self.quantiles),
                           "sweep": ("quantiles of the prior N(0, 1)" if self.sweep == "prior"
