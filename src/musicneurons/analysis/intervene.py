@@ -21,6 +21,9 @@ DecodeFn = Callable[[np.ndarray], np.ndarray]
 FeaturesFn = Callable[[np.ndarray], pd.DataFrame]
 
 
+DECODE_BATCH = 512  # the largest batch the interventions pass to a decode_fn
+
+
 def _decode(decode_fn: DecodeFn, z: np.ndarray, batch_size: int | None) -> np.ndarray:
     if batch_size is None or z.shape[0] <= batch_size:
         out = np.asarray(decode_fn(z))
@@ -78,7 +81,7 @@ def reconstruction_accuracy(events_true, events_pred) -> float:
 
 
 def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0,
-                 batch_size: int | None = 512, full=None) -> dict:
+                 batch_size: int | None = DECODE_BATCH, full=None) -> dict:
     """Reconstruction with all noise neurons set to ``value`` (the prior mean 0) vs unablated.
 
     Parameters
@@ -142,7 +145,7 @@ class Traversal:
     settings_ : dict
     """
 
-    def __init__(self, n_values: int = 9, quantiles=(0.01, 0.99), batch_size: int | None = 512,
+    def __init__(self, n_values: int = 9, quantiles=(0.01, 0.99), batch_size: int | None = DECODE_BATCH,
                  sweep: str = "population"):
         self.n_values = n_values
         self.quantiles = quantiles
@@ -234,7 +237,7 @@ class NeuronAblation:
     settings_ : dict
     """
 
-    def __init__(self, value: float = 0.0, batch_size: int | None = 512):
+    def __init__(self, value: float = 0.0, batch_size: int | None = DECODE_BATCH):
         self.value = value
         self.batch_size = batch_size
 

@@ -19,7 +19,7 @@ from .attributes import AttributeVectors
 from .baselines import (N_TOP, PhikPermutationNull, baselines_summary, metrics_permutation_null, trained_reference,
                         untrained_baseline)
 from .correlate import NeuronFeatureCorrelation, neuron_correlations
-from .intervene import NeuronAblation, Traversal, _decode, ablate_noise
+from .intervene import DECODE_BATCH, NeuronAblation, Traversal, _decode, ablate_noise
 from .metrics import disentanglement_report
 from .neurons import NeuronProfile
 from .twinkle import twinkle_table
@@ -195,7 +195,8 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
     if mu_random is not None:
         out.detector = RealRandomDetector(threshold=activation_threshold).fit(mu, mu_random, profile.music_mask_,
                                                                               noise_mask=profile.noise_mask_)
-    if model is not None and decode_fn is None:
+    models_decode = model is not None and decode_fn is None  # the health gate may then reuse decode_fn's decodes
+    if models_decode:
         def decode_fn(z):
             return model.decode(np.asarray(z, np.float32))
     rng = np.random.default_rng(random_state)  # one stream: the decoded subsample, then the intervention melodies
@@ -209,14 +210,14 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
         n_dec = min(n_dec, events.shape[0])
         idx = np.sort(rng.choice(events.shape[0], n_dec, replace=False))
         clock.start(f"greedy decode of mu ({n_dec} windows, the health gate's and the noise ablation's)")
-        full = _decode(decode_fn, np.asarray(mu[idx]), 512)
+        full = _decode(decode_fn, np.asarray(mu[idx]), DECODE_BATCH)
         if model is not None:
             from ..model.health import model_health
             from .health import health_gate
 
             clock.start(f"model health ({n_dec} windows: one more greedy decode)")
             out.health = health_gate(model_health(model, events[idx], mu=mu[idx], sigma=np.asarray(sigma)[idx],
-                                                  recon=full))
+                                                  recon=full if models_decode else None))
             health_settings = {"n_windows": int(n_dec), "max_windows_by_steps": dict(DECODE_SUBSAMPLE),
                                "windows": "the noise ablation's seeded subsample of the real windows",
                                "thresholds": out.health["thresholds"], "rule": out.health["rule"]}
