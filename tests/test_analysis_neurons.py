@@ -189,3 +189,53 @@ def test_sensitivity_names_the_counts_under_other_choices(planted):
     lo, hi = sens["band"]["0.95"], sens["band"]["1.05"]
     assert lo["n_music"] <= p.n_music_ <= hi["n_music"]
     assert lo["threshold"] == pytest.approx(0.95 * p.sigma_threshold_)
+
+
+def _bootstrap_rows(n_rows=60, seed=3):
+    """Log mean-sigma vectors like the bootstrap's: a paper-like split (music spread over 0.05-0.9, noise near 1),
+    a 16-bar-like continuum and an ambiguous middle, each jittered per row."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_rows):
+        kind = i % 3
+        if kind == 0:
+            ms = np.r_[np.exp(rng.uniform(np.log(0.05), np.log(0.9), 37)), rng.uniform(0.97, 1.0, 475)]
+        elif kind == 1:
+            ms = rng.uniform(0.22, 0.98, 512)
+        else:
+            ms = np.r_[rng.uniform(0.1, 0.6, 60), rng.uniform(0.55, 0.8, 40), rng.uniform(0.95, 1.0, 412)]
+        rows.append(ms * np.exp(rng.normal(0, 0.01, ms.size)))
+    return np.array(rows)
+
+
+def test_batched_mixtures_equal_sklearn_row_by_row():
+    from sklearn.mixture import GaussianMixture
+
+    from musicneurons.analysis.neurons import _log_x, mixture_em_many
+
+    x = _log_x(_bootstrap_rows())
+    for start in (0, 1, 2):  # warm starts from each kind's own fit
+        init = GaussianMixture(2, n_init=3, random_state=0).fit(x[start][:, None])
+        fit = mixture_em_many(x, init.weights_, init.means_, init.precisions_)
+        for i, row in enumerate(x):
+            g = GaussianMixture(2, random_state=0, weights_init=init.weights_, means_init=init.means_,
+                                precisions_init=init.precisions_).fit(row[:, None])
+            np.testing.assert_allclose(fit["means"][i], g.means_.ravel(), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(fit["variances"][i], g.covariances_.ravel(), rtol=0, atol=1e-12)
+            np.testing.assert_allclose(fit["weights"][i], g.weights_, rtol=0, atol=1e-12)
+            assert fit["bic"][i] == pytest.approx(g.bic(row[:, None]), rel=1e-12)
+            assert (fit["n_iter"][i], bool(fit["converged"][i])) == (g.n_iter_, g.converged_)
+
+
+def test_bootstrap_thresholds_equal_the_one_at_a_time_rule():
+    from musicneurons.analysis.neurons import _auto
+
+    rows = _bootstrap_rows()
+    for start in (0, 1, 2):
+        p = NeuronProfile(n_bootstrap=0).fit(np.zeros((2, rows.shape[1])), np.tile(rows[start], (2, 1)))
+        assert p.mixture_ is not None
+        batched = p._thresholds_many(rows)
+        one_by_one = [_auto(ms, p.fallback_threshold, p.min_gap_ratio, p.random_state, init=p.mixture_)[0]
+                      for ms in rows]
+        assert batched.tolist() == one_by_one
+        assert {"gap", "fallback"} == {("gap" if t != p.fallback_threshold else "fallback") for t in batched}

@@ -26,7 +26,9 @@ varies with the input: they carry information the music/noise split does not cou
 
 Uncertainty (``n_bootstrap`` > 0): a **cluster bootstrap** when ``groups`` (e.g. the source file of each window)
 is given -- whole groups are resampled, since windows of one file are not independent -- else an ordinary one
-over inputs. Each resample recomputes mean sigma, Var(mu) and KL, **re-runs the threshold rule**, and re-ranks;
+over inputs. Each resample recomputes mean sigma, Var(mu) and KL, **re-runs the threshold rule** (its mixture
+warm-started from the full data's fit; all resamples' mixtures fitted at once by :func:`mixture_em_many`, the
+same EM as scikit-learn's), and re-ranks;
 the count's interval and every music neuron's rank interval under each ordering (``rank_intervals``) come from it.
 """
 
@@ -76,36 +78,54 @@ def _gaussian_bic(x: np.ndarray) -> float:
     return float(-2 * ll + 2 * np.log(x.size))
 
 
+def _log_x(mean_sigma) -> np.ndarray:
+    """log mean sigma, the rule's variable (clipped at 1e-12)."""
+    return np.log(np.clip(np.asarray(mean_sigma, dtype=float), 1e-12, None))
+
+
+def _degenerate(x: np.ndarray) -> bool:
+    return x.shape[-1] < 4 or np.ptp(x) < 1e-9
+
+
 def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
+    """The rule on one mean-sigma vector: (threshold, rule dict, the fitted sklearn mixture or None)."""
     from sklearn.mixture import GaussianMixture
 
-    s = np.asarray(mean_sigma, dtype=float)
-    x = np.log(np.clip(s, 1e-12, None)).reshape(-1, 1)
-    fb = {"rule": "fallback", "threshold": float(fallback)}
-    if x.shape[0] < 4 or np.ptp(x) < 1e-9:
-        return float(fallback), {**fb, "reason": "too few or identical mean-sigma values"}, None
+    x = _log_x(mean_sigma).reshape(-1, 1)
+    if _degenerate(x.ravel()):
+        return float(fallback), {"rule": "fallback", "threshold": float(fallback),
+                                 "reason": "too few or identical mean-sigma values"}, None
     if init is None:
         g2 = GaussianMixture(2, n_init=3, random_state=random_state).fit(x)
-    else:  # warm start from a previous fit (bootstrap resamples)
+    else:  # warm start from a previous fit
         g2 = GaussianMixture(2, random_state=random_state, weights_init=init.weights_, means_init=init.means_,
                              precisions_init=init.precisions_).fit(x)
-    bic1, bic2 = _gaussian_bic(x.ravel()), g2.bic(x)
-    m = g2.means_.ravel()
-    sd = np.sqrt(g2.covariances_.ravel())
+    thr, info = _decide(x.ravel(), fallback, min_gap_ratio, g2.means_.ravel(), g2.covariances_.ravel(), g2.bic(x),
+                        lambda xs: g2.predict_proba(xs.reshape(-1, 1)))
+    return thr, info, g2
+
+
+def _decide(x, fallback, min_gap_ratio, means, variances, bic2, predict_proba):
+    """Steps 2-4 of the rule from a fitted 2-component mixture (``means``, ``variances`` (2,), its BIC on ``x``
+    and ``predict_proba(values) -> (n, 2)``): (threshold, rule dict)."""
+    fb = {"rule": "fallback", "threshold": float(fallback)}
+    bic1 = _gaussian_bic(x)
+    m = np.asarray(means, dtype=float)
+    sd = np.sqrt(np.asarray(variances, dtype=float))
     lo, hi = np.argsort(m)
     d = ashman_d(m[lo], sd[lo], m[hi], sd[hi])
     info = {"bic_1": float(bic1), "bic_2": float(bic2), "ashman_d": d,
             "modes_sigma": [float(np.exp(m[lo])), float(np.exp(m[hi]))]}
     if bic2 >= bic1:
-        return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}, g2
-    xs = np.sort(x.ravel())
+        return float(fallback), {**fb, **info, "reason": "not bimodal (1-component BIC lower)"}
+    xs = np.sort(x)
     gaps = np.diff(xs)
     # the boundary: the last sorted value (going up) that the lower mode still claims. (The widest gap between
     # the two modes' means was tried instead: in a sparse, broad music mode it lands inside that mode.)
-    p_hi = g2.predict_proba(xs.reshape(-1, 1))[:, hi]
+    p_hi = predict_proba(xs)[:, hi]
     cand = np.flatnonzero((xs[:-1] >= m[lo]) & (xs[:-1] <= m[hi]) & (p_hi[:-1] < 0.5) & (p_hi[1:] >= 0.5))
     if cand.size == 0:
-        return float(fallback), {**fb, **info, "reason": "not bimodal (no boundary between the two modes)"}, g2
+        return float(fallback), {**fb, **info, "reason": "not bimodal (no boundary between the two modes)"}
     k = int(cand[-1])
     mid = (xs[:-1] + xs[1:]) / 2
     med = float(np.median(gaps))
@@ -114,12 +134,111 @@ def _auto(mean_sigma, fallback, min_gap_ratio, random_state, init=None):
     info["gap_sigma"] = [float(np.exp(xs[k])), float(np.exp(xs[k + 1]))]
     if ratio < min_gap_ratio:
         why = f"not bimodal (boundary gap {ratio:.1f}x the median gap < {min_gap_ratio})"
-        return float(fallback), {**fb, **info, "reason": why}, g2
+        return float(fallback), {**fb, **info, "reason": why}
     thr = float(np.exp(mid[k]))
     return thr, {"rule": "gap", "threshold": thr, **info,
                  "reason": f"bimodal log mean-sigma (BIC2 < BIC1, gap {ratio:.0f}x the median gap, "
                            f"Ashman D {d:.2f}); "
-                           f"threshold at the geometric middle of the gap at the mixture boundary"}, g2
+                           f"threshold at the geometric middle of the gap at the mixture boundary"}
+
+
+# ----------------------------------------------------------------- the bootstrap's warm-started mixtures, batched
+_LOG_2PI = np.log(2 * np.pi)
+
+
+def _logsumexp_last(a: np.ndarray) -> np.ndarray:
+    """scikit-learn's ``_logsumexp`` over the last axis, elementwise the same arithmetic."""
+    a_max = a.max(axis=-1, keepdims=True)
+    is_max = a == a_max
+    rest = np.where(is_max, -np.inf, a)
+    m = is_max.sum(axis=-1, keepdims=True).astype(float)
+    shift = np.where(np.isfinite(a_max), a_max, 0.0)
+    s = np.exp(rest - shift).sum(axis=-1, keepdims=True)
+    s = np.where(s == 0, s, s / m)
+    return (np.log1p(s) + np.log(m) + a_max)[..., 0]
+
+
+def _log_resp(x, weights, means, prec_chol):
+    """E-step of 1-D 2-component mixtures, one per row: x (B, n); weights, means, prec_chol (B, 2).
+    Returns log p(x) (B, n) and the log responsibilities (B, n, 2), as scikit-learn's ``_estimate_log_prob_resp``
+    (full covariance, 1 feature: y = x·L − μ·L, log N = −½(log 2π + y²) + log L)."""
+    y = x[:, :, None] * prec_chol[:, None, :] - (means * prec_chol)[:, None, :]
+    wlp = -0.5 * (_LOG_2PI + y * y) + np.log(prec_chol)[:, None, :] + np.log(weights)[:, None, :]
+    lpn = _logsumexp_last(wlp)
+    return lpn, wlp - lpn[:, :, None]
+
+
+def mixture_em_many(x, weights_init, means_init, precisions_init, tol: float = 1e-3, max_iter: int = 100,
+                    reg_covar: float = 1e-6) -> dict:
+    """scikit-learn's ``GaussianMixture(2, weights_init=, means_init=, precisions_init=).fit`` on many 1-D data
+    sets at once (the σ rule's bootstrap fits 200 warm-started mixtures; one at a time, scikit-learn's per-call
+    checks cost ~3 ms each). Same EM: E-step, M-step (responsibility-weighted means and variances + ``reg_covar``,
+    weights normalised), lower bound = mean log p(x), stop when it changes by less than ``tol``; each row stops
+    on its own, keeping that iteration's parameters. ``tests/test_analysis_neurons.py`` checks parameters, BIC and
+    the rule's decisions against scikit-learn row by row.
+
+    Parameters
+    ----------
+    x : array-like, shape=(B, n)
+    weights_init, means_init, precisions_init : array-like, shape=(2,)
+        The start of every row (a fitted mixture's ``weights_``, ``means_``, ``precisions_``).
+
+    Returns
+    -------
+    dict
+        ``weights``, ``means``, ``variances``, ``prec_chol`` (B, 2), ``bic`` (B,) on ``x``, ``n_iter`` (B,),
+        ``converged`` (B,) bool.
+    """
+    x = np.asarray(x, dtype=float)
+    b, n = x.shape
+    w = np.tile(np.asarray(weights_init, float).ravel(), (b, 1))
+    mu = np.tile(np.asarray(means_init, float).ravel(), (b, 1))
+    pc = np.tile(np.sqrt(np.asarray(precisions_init, float).ravel()), (b, 1))  # 1x1 Cholesky of the precision
+    var = 1.0 / (pc * pc)
+    lower = np.full(b, -np.inf)
+    active = np.ones(b, bool)
+    n_iter = np.zeros(b, int)
+    eps10 = 10 * np.finfo(float).eps
+    for _ in range(max_iter):
+        rows = np.flatnonzero(active)
+        if rows.size == 0:
+            break
+        xr = x[rows]
+        lpn, log_resp = _log_resp(xr, w[rows], mu[rows], pc[rows])
+        resp = np.exp(log_resp)
+        nk = resp.sum(axis=1) + eps10
+        means = np.einsum("bnk,bn->bk", resp, xr) / nk
+        diff = xr[:, :, None] - means[:, None, :]
+        v = np.einsum("bnk,bnk->bk", resp, diff * diff) / nk + reg_covar
+        w[rows] = nk / nk.sum(axis=1, keepdims=True)
+        mu[rows], var[rows], pc[rows] = means, v, 1.0 / np.sqrt(v)
+        new = lpn.mean(axis=1)
+        n_iter[rows] += 1
+        done = np.abs(new - lower[rows]) < tol
+        lower[rows] = new
+        active[rows[done]] = False
+    score = _log_resp(x, w, mu, pc)[0].mean(axis=1)
+    bic = -2 * score * n + 5 * np.log(n)  # 5 free parameters: 2 means, 2 variances, 1 weight
+    return {"weights": w, "means": mu, "variances": var, "prec_chol": pc, "bic": bic, "n_iter": n_iter,
+            "converged": ~active}
+
+
+def _auto_many(mean_sigma, fallback, min_gap_ratio, init) -> np.ndarray:
+    """The rule's threshold for each row of ``mean_sigma`` (B, n_dims), every mixture warm-started from ``init``
+    (a fitted sklearn mixture) and fitted at once (:func:`mixture_em_many`). Returns (B,)."""
+    x = _log_x(mean_sigma)
+    out = np.full(x.shape[0], float(fallback))
+    ok = np.flatnonzero([not _degenerate(r) for r in x])
+    if ok.size == 0:
+        return out
+    fit = mixture_em_many(x[ok], init.weights_, init.means_, init.precisions_, tol=init.tol,
+                          max_iter=init.max_iter, reg_covar=init.reg_covar)
+    for i, r in enumerate(ok):
+        def proba(xs, i=i):
+            return np.exp(_log_resp(xs[None, :], fit["weights"][i:i + 1], fit["means"][i:i + 1],
+                                    fit["prec_chol"][i:i + 1])[1][0])
+        out[r] = _decide(x[r], fallback, min_gap_ratio, fit["means"][i], fit["variances"][i], fit["bic"][i], proba)[0]
+    return out
 
 
 class NeuronProfile:
@@ -270,16 +389,23 @@ class NeuronProfile:
             W /= W.sum(axis=1, keepdims=True)
             MS, M1, KL = W @ sigma, W @ mu, W @ kl
             VAR = np.maximum(W @ mu2 - M1 * M1, 0.0)
+            thresholds = self._thresholds_many(MS)
             for i in range(W.shape[0]):
-                self._bootstrap_one(b0 + i, MS[i], VAR[i], KL[i], music, counts, ranks)
+                self._bootstrap_one(b0 + i, thresholds[i], MS[i], VAR[i], KL[i], music, counts, ranks)
         a = (1 - self.ci) / 2
         self.n_music_bootstrap_ = counts
         self.n_music_ci_ = (int(np.floor(np.quantile(counts, a))), int(np.ceil(np.quantile(counts, 1 - a))))
         self.rank_bootstrap_ = ranks
 
-    def _bootstrap_one(self, b, ms, var, klb, music, counts, ranks):
-        """Resample ``b``: the threshold rule on its mean sigma ``ms``, its count and every ordering's ranks."""
-        t, _, _ = self._threshold(ms, init=self.mixture_)
+    def _thresholds_many(self, mean_sigma) -> np.ndarray:
+        """The threshold rule on each row of ``mean_sigma`` (B, n_dims), "auto" mixtures warm-started from the
+        full data's fit (all rows fitted at once, :func:`mixture_em_many`). Returns (B,)."""
+        if self.sigma_threshold == "auto" and self.mixture_ is not None:
+            return _auto_many(mean_sigma, self.fallback_threshold, self.min_gap_ratio, self.mixture_)
+        return np.array([self._threshold(ms, init=self.mixture_)[0] for ms in mean_sigma])
+
+    def _bootstrap_one(self, b, t, ms, var, klb, music, counts, ranks):
+        """Resample ``b`` with threshold ``t``: its count and every ordering's ranks from its mean sigma ``ms``."""
         mask = ms < t
         counts[b] = int(mask.sum())
         idx = np.flatnonzero(mask)
