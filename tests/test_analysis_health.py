@@ -90,3 +90,28 @@ def test_given_posterior_and_decode_are_used_not_recomputed(windows):
     assert calls == ["decode"]  # only the noise-zeroed decode
     with pytest.raises(ValueError, match="recon"):
         model_health(model, windows, mu=mu, sigma=sigma, recon=recon[:, :-1])
+
+
+def test_a_given_noise_zeroed_decode_is_used_only_for_the_same_split(windows):
+    """The analysis hands over its noise ablation's decode with the mask it zeroed: used when that mask is exactly
+    model_health's own noise split (no decode runs), ignored (decoded here) when the masks differ, refused when its
+    shape is wrong."""
+    model = PerfectModel(windows)
+    fresh = model_health(model, windows)
+    _, mu, sigma = model.encode(windows)
+    recon = model.decode(mu)
+    own = np.arange(16) >= 4  # PerfectModel's 12 noise dims: the split model_health finds
+    z0 = mu.copy()
+    z0[:, own] = 0.0
+    calls = []
+    real_decode = model.decode
+    model.decode = lambda z, **k: (calls.append("decode"), real_decode(z))[1]
+    assert model_health(model, windows, mu=mu, sigma=sigma, recon=recon, zeroed=(own, real_decode(z0))) == fresh
+    assert calls == []
+    marked = real_decode(z0)[::-1].copy()  # a different decode: would change the numbers if it were used
+    other = own.copy()
+    other[4] = False
+    assert model_health(model, windows, mu=mu, sigma=sigma, recon=recon, zeroed=(other, marked)) == fresh
+    assert calls == ["decode"]
+    with pytest.raises(ValueError, match="noise-zeroed decode"):
+        model_health(model, windows, mu=mu, sigma=sigma, recon=recon, zeroed=(own, recon[:, :-1]))

@@ -45,6 +45,12 @@ def test_ablate_noise():
     assert r3["recon_accuracy_full"] == reconstruction_accuracy(events, wrong_full) < 1.0
     with pytest.raises(ValueError, match="full decode"):
         ablate_noise(events, mu, noise, decode_fn, full=events[:, :-1])
+    # so is a noise-zeroed decode (the analysis shares it with the health gate)
+    r4 = ablate_noise(events, mu, noise, decode_fn, ablated=wrong_full)
+    assert r4["recon_accuracy_noise_zeroed"] == reconstruction_accuracy(events, wrong_full) < 1.0
+    assert r4["recon_accuracy_full"] == 1.0
+    with pytest.raises(ValueError, match="ablated decode"):
+        ablate_noise(events, mu, noise, decode_fn, ablated=events[:, :-1])
 
 
 def test_traversal_response_curves_exact():

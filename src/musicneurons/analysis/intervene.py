@@ -80,8 +80,15 @@ def reconstruction_accuracy(events_true, events_pred) -> float:
     return float((a == b).mean())
 
 
+def zero_dims(mu, mask, value: float = 0.0) -> np.ndarray:
+    """A copy of ``mu`` (n, n_dims) with the dims of ``mask`` (n_dims,) set to ``value``."""
+    z = np.array(mu, dtype=float)
+    z[:, np.asarray(mask, dtype=bool)] = value
+    return z
+
+
 def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0,
-                 batch_size: int | None = DECODE_BATCH, full=None) -> dict:
+                 batch_size: int | None = DECODE_BATCH, full=None, ablated=None) -> dict:
     """Reconstruction with all noise neurons set to ``value`` (the prior mean 0) vs unablated.
 
     Parameters
@@ -91,6 +98,8 @@ def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0
     noise_mask : array-like of bool, shape=(n_dims,)
     full : array-like, shape=(n_samples, T), optional
         ``decode_fn(mu)`` when the caller already has it (else decoded here).
+    ablated : array-like, shape=(n_samples, T), optional
+        ``decode_fn(zero_dims(mu, noise_mask, value))`` when the caller already has it (else decoded here).
 
     Returns
     -------
@@ -106,9 +115,9 @@ def ablate_noise(events, mu, noise_mask, decode_fn: DecodeFn, value: float = 0.0
     full = _decode(decode_fn, z, batch_size) if full is None else np.asarray(full)
     if full.shape != ev.shape:
         raise ValueError(f"full decode {full.shape} does not match events {ev.shape}")
-    za = z.copy()
-    za[:, m] = value
-    abl = _decode(decode_fn, za, batch_size)
+    abl = _decode(decode_fn, zero_dims(z, m, value), batch_size) if ablated is None else np.asarray(ablated)
+    if abl.shape != ev.shape:
+        raise ValueError(f"ablated decode {abl.shape} does not match events {ev.shape}")
     return {"recon_accuracy_full": reconstruction_accuracy(ev, full),
             "recon_accuracy_noise_zeroed": reconstruction_accuracy(ev, abl),
             "agreement": reconstruction_accuracy(full, abl),

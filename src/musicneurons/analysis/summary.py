@@ -19,7 +19,7 @@ from .attributes import AttributeVectors
 from .baselines import (N_TOP, PhikPermutationNull, baselines_summary, metrics_permutation_null, trained_reference,
                         untrained_baseline)
 from .correlate import NeuronFeatureCorrelation, neuron_correlations
-from .intervene import DECODE_BATCH, NeuronAblation, Traversal, _decode, ablate_noise
+from .intervene import DECODE_BATCH, NeuronAblation, Traversal, _decode, ablate_noise, zero_dims
 from .metrics import disentanglement_report
 from .neurons import NeuronProfile
 from .twinkle import twinkle_table
@@ -209,20 +209,24 @@ def analyze_latents(mu, sigma, features: pd.DataFrame | None = None, categories:
                  else events.shape[0] if n_decoded is None else int(n_decoded))
         n_dec = min(n_dec, events.shape[0])
         idx = np.sort(rng.choice(events.shape[0], n_dec, replace=False))
-        clock.start(f"greedy decode of mu ({n_dec} windows, the health gate's and the noise ablation's)")
+        noise = ~profile.music_mask_
+        clock.start(f"greedy decodes of mu, and of mu with the noise neurons at 0 ({n_dec} windows each, the "
+                    f"health gate's and the noise ablation's)")
         full = _decode(decode_fn, np.asarray(mu[idx]), DECODE_BATCH)
+        zeroed = _decode(decode_fn, zero_dims(mu[idx], noise), DECODE_BATCH)
         if model is not None:
             from ..model.health import model_health
             from .health import health_gate
 
-            clock.start(f"model health ({n_dec} windows: one more greedy decode)")
+            clock.start(f"model health ({n_dec} windows; one more greedy decode only where its own σ split differs)")
             out.health = health_gate(model_health(model, events[idx], mu=mu[idx], sigma=np.asarray(sigma)[idx],
-                                                  recon=full if models_decode else None))
+                                                  recon=full if models_decode else None,
+                                                  zeroed=(noise, zeroed) if models_decode else None))
             health_settings = {"n_windows": int(n_dec), "max_windows_by_steps": dict(DECODE_SUBSAMPLE),
                                "windows": "the noise ablation's seeded subsample of the real windows",
                                "thresholds": out.health["thresholds"], "rule": out.health["rule"]}
-        clock.start(f"noise ablation ({n_dec} greedy decodes)")
-        out.ablation = ablate_noise(events[idx], mu[idx], ~profile.music_mask_, decode_fn, full=full)
+        clock.start("noise ablation")
+        out.ablation = ablate_noise(events[idx], mu[idx], noise, decode_fn, full=full, ablated=zeroed)
         decoded_settings = {"n_windows": int(n_dec), "value": 0.0, "decode": "greedy",
                             "windows": f"seeded subsample (random_state {random_state}) of the real windows; "
                                        f"n_decoded={n_decoded!r}"}

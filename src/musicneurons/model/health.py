@@ -18,12 +18,15 @@ import torch
 from .musicvae import kl_per_window
 
 
-def model_health(model, windows: np.ndarray, batch_size: int = 256, mu=None, sigma=None, recon=None) -> dict:
+def model_health(model, windows: np.ndarray, batch_size: int = 256, mu=None, sigma=None, recon=None,
+                 zeroed=None) -> dict:
     """Health numbers of ``model`` on ``windows`` (N, T) -- use held-out windows.
 
     ``mu``, ``sigma`` (N, z_size) and ``recon`` (N, T), the windows' posterior and its greedy decode, when the
     caller already has them (the analysis does: its latents and its noise ablation's full decode); else they are
-    computed here."""
+    computed here. ``zeroed``: ``(mask (z_size,) bool, decode (N, T))``, a greedy decode of ``mu`` with the dims of
+    ``mask`` set to 0 that the caller has (the analysis' noise ablation); it stands in for this function's own
+    noise-zeroed decode only when ``mask`` is exactly the noise split found here, else that decode runs."""
     from ..analysis import NeuronProfile
 
     windows = np.asarray(windows, np.int64)
@@ -39,9 +42,14 @@ def model_health(model, windows: np.ndarray, batch_size: int = 256, mu=None, sig
     kl_bits = kl_per_window(torch.from_numpy(mu), torch.from_numpy(sigma)).numpy() / math.log(2.0)
     prof = NeuronProfile(n_bootstrap=0).fit(mu, sigma)
     noise = ~prof.music_mask_
-    zeroed = mu.copy()
-    zeroed[:, noise] = 0.0
-    recon_zeroed = model.decode(zeroed, batch_size=batch_size)
+    if zeroed is not None and np.array_equal(np.asarray(zeroed[0], bool), noise):
+        recon_zeroed = np.asarray(zeroed[1])
+        if recon_zeroed.shape != windows.shape:
+            raise ValueError(f"noise-zeroed decode {recon_zeroed.shape} does not match windows {windows.shape}")
+    else:
+        z0 = mu.copy()
+        z0[:, noise] = 0.0
+        recon_zeroed = model.decode(z0, batch_size=batch_size)
     return {
         "n_windows": int(len(windows)),
         "recon_accuracy": float((recon == windows).mean()),
