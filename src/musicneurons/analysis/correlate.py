@@ -233,10 +233,59 @@ def _pearson_block(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     return r
 
 
-def _rank_columns(A: np.ndarray) -> np.ndarray:
-    from scipy.stats import rankdata
+@njit(cache=True, parallel=True)
+def _argsort_columns(A):  # pragma: no cover - compiled
+    """The argsort of every column of A (n, p): (p, n)."""
+    n, p = A.shape
+    out = np.empty((p, n), np.int64)
+    for j in prange(p):
+        out[j] = np.argsort(A[:, j])
+    return out
 
-    return rankdata(A, axis=0)
+
+@njit(cache=True, parallel=True)
+def _subset_average_ranks(A, order, rows):  # pragma: no cover - compiled
+    """Average ranks (``scipy.stats.rankdata``'s "average": a run of equal values shares the mean of the 1-based
+    positions it fills) of every column of ``A[rows]``, from each column's argsort over all rows ``order`` (p, n):
+    a walk through the sorted column skipping the rows not in ``rows`` (bool, n). Equal values are adjacent in any
+    sort, so ties need no stable order. Returns (rows.sum(), p) in the order of the kept rows."""
+    n, p = A.shape
+    pos = np.cumsum(rows) - 1  # a kept row's index among the kept rows
+    out = np.empty((pos[-1] + 1 if n else 0, p))
+    for j in prange(p):
+        o = order[j]
+        done = 0  # kept rows already ranked
+        s = 0
+        while s < n:
+            e = s + 1
+            while e < n and A[o[e], j] == A[o[s], j]:
+                e += 1
+            cnt = 0
+            for t in range(s, e):
+                cnt += rows[o[t]]
+            if cnt:
+                r = done + 1 + (cnt - 1) / 2.0
+                for t in range(s, e):
+                    if rows[o[t]]:
+                        out[pos[o[t]], j] = r
+                done += cnt
+            s = e
+    return out
+
+
+def _rank_columns(A: np.ndarray, rows: np.ndarray | None = None, order: np.ndarray | None = None) -> np.ndarray:
+    """Average ranks of each column of ``A[rows]`` (all rows by default), the values of
+    ``scipy.stats.rankdata(A[rows], axis=0)`` (tested equal), from one compiled sort per column (``order``, the
+    columns' argsort over all rows, when the caller has it: ranking several row subsets of one matrix then sorts
+    once). A column with NaN goes to scipy (its NaN policy)."""
+    A = np.asarray(A, dtype=float)
+    keep = np.ones(A.shape[0], bool) if rows is None else np.asarray(rows, bool)
+    if A.size == 0 or np.isnan(A).any():
+        from scipy.stats import rankdata
+
+        return rankdata(A[keep], axis=0)
+    A = np.ascontiguousarray(A)
+    return _subset_average_ranks(A, _argsort_columns(A) if order is None else order, keep)
 
 
 def _correlate_rect(X, Y, transform=None) -> np.ndarray:
@@ -259,8 +308,18 @@ def pearson_rect(X, Y) -> np.ndarray:
 
 
 def spearman_rect(X, Y) -> np.ndarray:
-    """Spearman rho (average ranks for ties) between columns of X and Y. shape=(n_x, n_y)."""
-    return _correlate_rect(X, Y, _rank_columns)
+    """Spearman rho (average ranks for ties) between columns of X and Y, NaN rows of Y dropped per column group
+    (X is sorted once and ranked on each group's rows). shape=(n_x, n_y)."""
+    X = np.ascontiguousarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float)
+    out = np.full((X.shape[1], Y.shape[1]), np.nan)
+    if X.shape[1] == 0 or Y.shape[1] == 0:
+        return out
+    order = None if np.isnan(X).any() or X.shape[0] == 0 else _argsort_columns(X)
+    for m, cols in _nan_groups(Y):
+        if m.sum() >= 3:
+            out[:, cols] = _pearson_block(_rank_columns(X, m, order), _rank_columns(Y[m][:, cols]))
+    return out
 
 
 @njit(cache=True)
