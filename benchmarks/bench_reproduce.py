@@ -1,11 +1,17 @@
 """Time and peak memory of each stage of ``musicneurons reproduce`` at its default size.
 
-Runs the README's main job into a fresh folder (or ``--run-dir``), then prints a table of the stages and writes
-``benchmarks/results/reproduce.json`` (``reproduce_<N>.json`` for another ``--n-melodies``) with each stage's wall time and peak memory, the analysis' sub-steps, and
-the ratio of each to the previous result in that file (kept under ``"previous"``). Target (issue 18): the whole
-default run in <= 300 s on 2 cores. Say the machine's load: the load average is recorded before and after.
+Runs the README's main job ``--repeat`` times, each a fresh process into a fresh folder, then prints a table of
+the stages (the **median** of the runs: this machine's speed drifts by up to 2x over minutes, so one run is no
+measurement) and writes ``benchmarks/results/reproduce.json`` (``reproduce_<N>_<models>.json`` for another size)
+with each stage's median wall time, every run's time, peak memory, the analysis' sub-steps and the ratio of each
+to the previous result in that file (kept under ``"previous"``). Target (issue 18): the whole default run in
+<= 300 s on 2 cores. The load average is recorded before and after.
 
-    python benchmarks/bench_reproduce.py [--run-dir DIR] [--n-melodies N]
+``--against SRC`` times a second checkout's ``src`` folder (e.g. a ``git worktree`` of the commit before a
+change) in the same call, runs alternating (this, other, this, ...), and reports each stage's median ratio
+this/other over the pairs: the comparison that holds when the machine's speed drifts.
+
+    python benchmarks/bench_reproduce.py [--n-melodies N] [--models 2bar,16bar] [--repeat K] [--against SRC]
 """
 
 from __future__ import annotations
@@ -16,64 +22,144 @@ import os
 import platform
 import re
 import shutil
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
-from musicneurons.pipeline import Settings, reproduce
+from musicneurons.pipeline import Settings
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+#: one run: the pipeline's reproduce() in a fresh interpreter, its log lines on stdout
+RUN = ("import sys; from musicneurons.pipeline import Settings, reproduce; "
+       "reproduce(sys.argv[1], Settings(n_melodies=int(sys.argv[2]), keys=tuple(sys.argv[3].split(','))), "
+       "log=lambda m: print(m, flush=True))")
+SUBSTEP = re.compile(r"\s+(\S+bar) (.+): ([0-9.]+) s$")  # "           2bar model health (...): 7.5 s"
+
+
+def run_once(src: Path, run_dir: Path, n_melodies: int, keys: tuple) -> dict:
+    """One ``reproduce`` in a new process importing ``musicneurons`` from ``src``: whole-process wall seconds, the
+    stages' timings (``stages/timings.json``) and the analysis' sub-steps from its log."""
+    env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    t0 = time.time()
+    p = subprocess.run([sys.executable, "-c", RUN, str(run_dir), str(n_melodies), ",".join(keys)], env=env,
+                       capture_output=True, text=True)
+    wall = time.time() - t0
+    if p.returncode != 0:
+        raise SystemExit(f"reproduce from {src} failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
+    timings = json.loads((run_dir / "stages" / "timings.json").read_text())
+    stages = {k: v for k, v in timings.items() if isinstance(v, dict)}
+    substeps = []
+    for line in p.stdout.splitlines():
+        m = SUBSTEP.match(line)
+        if m:
+            substeps.append((m.group(1), m.group(2), float(m.group(3))))
+    summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
+    return {"wall": wall, "stages": stages, "substeps": substeps,
+            "n_real": {k: v.get("n_real") for k, v in summary.items()},
+            "n_music_neurons": {k: v.get("n_music_neurons") for k, v in summary.items()}}
+
+
+def medians(runs: list[dict]) -> tuple[list[dict], list[dict]]:
+    """Per stage and per analysis sub-step: the median seconds over ``runs`` (and every run's seconds)."""
+    stages = []
+    for name in runs[0]["stages"]:
+        secs = [r["stages"][name]["seconds"] for r in runs if name in r["stages"]]
+        stages.append({"stage": name, "seconds": round(statistics.median(secs), 2), "seconds_runs": secs,
+                       "peak_rss_mb": max(r["stages"][name]["peak_rss_mb"] for r in runs if name in r["stages"])})
+    subs = []
+    for model, step, _ in runs[0]["substeps"]:
+        secs = [s for r in runs for (m, st, s) in r["substeps"] if (m, st) == (model, step)]
+        subs.append({"model": model, "step": step, "seconds": round(statistics.median(secs), 2)})
+    return stages, subs
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--run-dir", default=None)
     ap.add_argument("--n-melodies", type=int, default=Settings().n_melodies)
     ap.add_argument("--models", default="2bar,16bar", help="model keys (issue 18's small run: 2bar only)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs (each a fresh process and folder); medians quoted")
+    ap.add_argument("--against", default=None, help="another checkout's src folder, timed alternately")
+    ap.add_argument("--keep", default=None, help="keep the last run's folder here")
     ap.add_argument("--note", default="")
     a = ap.parse_args()
-    run_dir = Path(a.run_dir or tempfile.mkdtemp(prefix="mn-bench-"))
-    if run_dir.exists() and a.run_dir is None:
-        shutil.rmtree(run_dir)
-    load_before = os.getloadavg()[0]
-    lines = []
-    t0 = time.time()
     keys = tuple(k for k in ("2bar", "16bar") if k in a.models.split(","))
-    summary = reproduce(run_dir, Settings(n_melodies=a.n_melodies, keys=keys), log=lines.append)
-    wall = time.time() - t0
-    timings = json.loads((run_dir / "stages" / "timings.json").read_text())
-    rows = [(k, v["seconds"], v["peak_rss_mb"], v.get("cached")) for k, v in timings.items() if isinstance(v, dict)]
-    print(f"{'stage':28s} {'seconds':>9s} {'peak RSS MB':>12s}")
-    for name, sec, mem, cached in rows:
-        print(f"{name:28s} {sec:9.1f} {mem:12.0f}{'  (cached)' if cached else ''}")
+    other = Path(a.against).resolve() if a.against else None
+    if other is not None and not (other / "musicneurons" / "__init__.py").is_file():
+        raise SystemExit(f"--against {a.against}: no musicneurons package in that folder (give a checkout's src)")
+    load_before = os.getloadavg()[0]
+    tmp = Path(tempfile.mkdtemp(prefix="mn-bench-"))
+    runs, other_runs = [], []
+    try:
+        for k in range(a.repeat):
+            for src, out in ((SRC, runs), (other, other_runs)):
+                if src is None:
+                    continue
+                d = tmp / f"run-{len(runs) + len(other_runs)}"
+                out.append(run_once(src, d, a.n_melodies, keys))
+                print(f"run {k + 1}/{a.repeat} {'this' if src == SRC else 'other'}: {out[-1]['wall']:.1f} s",
+                      flush=True)
+                if a.keep and src == SRC and k == a.repeat - 1:
+                    shutil.rmtree(a.keep, ignore_errors=True)
+                    shutil.copytree(d, a.keep)
+                shutil.rmtree(d, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    stages, substeps = medians(runs)
+    wall = statistics.median(r["wall"] for r in runs)
     res = Path(__file__).parent / "results"
     default = a.n_melodies == Settings().n_melodies and len(keys) == 2  # other runs keep their own file
     old_path = res / ("reproduce.json" if default else f"reproduce_{a.n_melodies}_{'_'.join(keys)}.json")
     prev = json.loads(old_path.read_text()) if old_path.is_file() else None
     prev_stage = {r["stage"]: r["seconds"] for r in (prev or {}).get("stages", [])}
-    substeps = []  # "           2bar model health (...): 7.5 s" lines of the analysis
-    for line in lines:
-        m = re.match(r"\s+(\S+bar) (.+): ([0-9.]+) s$", line)
-        if m:
-            substeps.append({"model": m.group(1), "step": m.group(2), "seconds": float(m.group(3))})
-    print(f"{'stage':28s} {'seconds':>9s} {'peak RSS MB':>12s} {'vs previous':>12s}")
-    for name, sec, mem, cached in rows:
-        ratio = f"{sec / prev_stage[name]:.2f}x" if prev_stage.get(name) else "-"
-        print(f"{name:28s} {sec:9.1f} {mem:12.0f} {ratio:>12s}{'  (cached)' if cached else ''}")
+    against = None
+    if other_runs:
+        o_stages, _ = medians(other_runs)
+        o_sec = {s["stage"]: s["seconds"] for s in o_stages}
+
+        def pair_ratio(get):
+            vals = [get(r) / get(o) for r, o in zip(runs, other_runs) if get(o)]
+            return round(statistics.median(vals), 3) if vals else None
+
+        against = {"src": str(other), "wall_seconds": round(statistics.median(r["wall"] for r in other_runs), 1),
+                   "wall_ratio_median": pair_ratio(lambda r: r["wall"]),
+                   "wall_ratio_range": [round(min(r["wall"] / o["wall"] for r, o in zip(runs, other_runs)), 3),
+                                        round(max(r["wall"] / o["wall"] for r, o in zip(runs, other_runs)), 3)],
+                   "stages": [{"stage": s["stage"], "seconds": o_sec.get(s["stage"]),
+                               "ratio_median": pair_ratio(lambda r, n=s["stage"]: r["stages"].get(n, {}).get("seconds"))}
+                              for s in stages]}
+    ratio_of = {s["stage"]: s["ratio_median"] for s in (against or {}).get("stages", [])}
+    print(f"\n{a.repeat} run(s) of n_melodies={a.n_melodies}, models={','.join(keys)}; medians")
+    print(f"{'stage':26s} {'seconds':>8s} {'peak MB':>8s} {'vs previous':>12s}"
+          + (f" {'vs --against':>13s}" if against else ""))
+    for s in stages:
+        pr = f"{s['seconds'] / prev_stage[s['stage']]:.2f}x" if prev_stage.get(s["stage"]) else "-"
+        ag = f" {ratio_of[s['stage']]:12.3f}x" if against and ratio_of.get(s["stage"]) else (" " * 14 if against else "")
+        print(f"{s['stage']:26s} {s['seconds']:8.1f} {s['peak_rss_mb']:8.0f} {pr:>12s}{ag}")
     for st in substeps:
         print(f"  {st['model']:6s} {st['step'][:60]:60s} {st['seconds']:7.1f}")
     ratio = f" ({wall / prev['wall_seconds']:.2f}x the previous {prev['wall_seconds']:.0f} s)" if prev else ""
     target = 300 if default else 15 if (a.n_melodies, keys) == (2000, ("2bar",)) else None  # issue 18
-    print(f"{'total':28s} {wall:9.1f}{ratio}"
+    print(f"{'whole process':26s} {wall:8.1f}{ratio}"
           + (f"   target <= {target} s: {'met' if wall <= target else 'NOT met'}" if target else ""))
+    if against:
+        print(f"this / --against, whole process: median {against['wall_ratio_median']:.3f} "
+              f"(range {against['wall_ratio_range'][0]:.3f}-{against['wall_ratio_range'][1]:.3f}; "
+              f"--against median {against['wall_seconds']:.1f} s)")
     out = {
         "benchmark": "reproduce", "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
                     "load_average_1m_before": load_before, "load_average_1m_after": os.getloadavg()[0]},
-        "note": a.note, "n_melodies": a.n_melodies, "models": list(keys), "wall_seconds": round(wall, 1),
-        "stages": [{"stage": n, "seconds": s, "peak_rss_mb": m, "cached": c,
-                    "vs_previous": (round(s / prev_stage[n], 3) if prev_stage.get(n) else None)} for n, s, m, c in rows],
+        "note": a.note, "n_melodies": a.n_melodies, "models": list(keys), "repeat": a.repeat,
+        "wall_seconds": round(wall, 1), "wall_seconds_runs": [round(r["wall"], 1) for r in runs],
+        "wall": "whole process (imports included), median of the runs; stage seconds are medians too",
+        "stages": [{**s, "vs_previous": (round(s["seconds"] / prev_stage[s["stage"]], 3)
+                                         if prev_stage.get(s["stage"]) else None)} for s in stages],
         "analysis_substeps": substeps,
-        "n_real": {k: v.get("n_real") for k, v in summary.items()},
-        "n_music_neurons": {k: v.get("n_music_neurons") for k, v in summary.items()},
+        "against": against,
+        "n_real": runs[0]["n_real"], "n_music_neurons": runs[0]["n_music_neurons"],
     }
     if prev:
         prev.pop("previous", None)
