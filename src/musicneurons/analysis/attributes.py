@@ -78,41 +78,28 @@ def _resampled_ranks(order, starts, w, out):  # pragma: no cover - compiled
     return distinct
 
 
-@njit(cache=True)
-def _weighted_abs_r(w, rx, ry):  # pragma: no cover - compiled
-    """|Pearson r| of ``rx`` and ``ry`` weighted by ``w`` (all (n,))."""
-    n = w.size
-    m = w.sum()
-    mx = (w * rx).sum() / m
-    my = (w * ry).sum() / m
-    sxy = sxx = syy = 0.0
-    for i in range(n):
-        cx, cy = rx[i] - mx, ry[i] - my
-        sxy += w[i] * cx * cy
-        sxx += w[i] * cx * cx
-        syy += w[i] * cy * cy
-    return abs(sxy / np.sqrt(sxx * syy))
-
-
 @njit(cache=True, parallel=True)
-def _bootstrap_abs_spearman_kernel(x_orders, x_starts, y_order, y_starts, counts):  # pragma: no cover - compiled
-    """Per resample (row of ``counts`` (B, n)): y's resampled ranks once, then each x's (``x_orders`` (q, n), its
-    tie-group starts padded with -1 in ``x_starts`` (q, g)) and their weighted |Pearson r|. Returns (q, B)."""
+def _bootstrap_abs_spearman_kernel(x_order, x_starts, y_order, y_starts, counts):  # pragma: no cover - compiled
     B, n = counts.shape
-    q = x_orders.shape[0]
-    out = np.zeros((q, B))
+    out = np.zeros(B)
     for b in prange(B):
         w = counts[b].astype(np.float64)
-        ry = np.empty(n)
-        if _resampled_ranks(y_order, y_starts, w, ry) < 2:
-            continue
         rx = np.empty(n)
-        for i in range(q):
-            g = 0
-            while g < x_starts.shape[1] and x_starts[i, g] >= 0:
-                g += 1
-            if _resampled_ranks(x_orders[i], x_starts[i, :g], w, rx) >= 2:
-                out[i, b] = _weighted_abs_r(w, rx, ry)
+        ry = np.empty(n)
+        dx = _resampled_ranks(x_order, x_starts, w, rx)
+        dy = _resampled_ranks(y_order, y_starts, w, ry)
+        if dx < 2 or dy < 2:
+            continue
+        m = w.sum()
+        mx = (w * rx).sum() / m
+        my = (w * ry).sum() / m
+        sxy = sxx = syy = 0.0
+        for i in range(n):
+            cx, cy = rx[i] - mx, ry[i] - my
+            sxy += w[i] * cx * cy
+            sxx += w[i] * cx * cx
+            syy += w[i] * cy * cy
+        out[b] = abs(sxy / np.sqrt(sxx * syy))
     return out
 
 
@@ -120,27 +107,11 @@ def _bootstrap_abs_spearman(xs, y: np.ndarray, counts: np.ndarray) -> list[np.nd
     """|Spearman ρ| of each ``x`` in ``xs`` with ``y`` in every bootstrap resample given by ``counts``
     (n_resamples, n): the value of ``_abs_spearman(x[i], y[i])`` for the drawn indices ``i`` (Pearson r of
     average ranks, weighted by the counts; to ~1e-12, tested), 0 where either side is constant in the resample.
-    One compiled pass over the resamples (in parallel), y ranked once per resample. One array of shape
-    (n_resamples,) per ``x``."""
+    One compiled pass per ``x``, resamples in parallel. One array of shape (n_resamples,) per ``x``."""
     counts = np.ascontiguousarray(counts, dtype=np.int64)
     y_order, y_starts = _tie_groups(np.asarray(y, float))
-    groups = [_tie_groups(np.asarray(x, float)) for x in xs]
-    if not groups:
-        return []
-    orders = np.stack([o for o, _ in groups])
-    starts = np.full((len(groups), max(st.size for _, st in groups)), -1, np.int64)
-    for i, (_, st) in enumerate(groups):
-        starts[i, :st.size] = st
-    return list(_bootstrap_abs_spearman_kernel(orders, starts, y_order, y_starts, counts))
-
-
-def _resample_counts(rng: np.random.Generator, n: int, n_resamples: int) -> np.ndarray:
-    """How often each of ``n`` items is drawn in each of ``n_resamples`` resamples with replacement: (n_resamples,
-    n). The same numbers as ``n_resamples`` successive ``np.bincount(rng.integers(0, n, n), minlength=n)`` (one
-    draw of all indices, one bincount)."""
-    draws = rng.integers(0, n, (n_resamples, n))
-    draws += (np.arange(n_resamples) * n)[:, None]
-    return np.bincount(draws.ravel(), minlength=n_resamples * n).reshape(n_resamples, n)
+    return [_bootstrap_abs_spearman_kernel(*_tie_groups(np.asarray(x, float)), y_order, y_starts, counts)
+            for x in xs]
 
 
 def _r2_line(x, y) -> float:
@@ -243,7 +214,8 @@ class AttributeVectors:
             ps, bs = _abs_spearman(proj, y), _abs_spearman(xb, y)
             lo = hi = np.nan
             if self.n_bootstrap:
-                counts = _resample_counts(boot_rng, y.size, self.n_bootstrap)
+                counts = np.stack([np.bincount(boot_rng.integers(0, y.size, y.size), minlength=y.size)
+                                   for _ in range(self.n_bootstrap)])
                 rho_proj, rho_best = _bootstrap_abs_spearman((proj, xb), y, counts)
                 diffs = rho_proj - rho_best
                 a_ = (1 - self.ci) / 2
