@@ -5,7 +5,8 @@ the stages (the **median** of the runs: this machine's speed drifts by up to 2x 
 measurement) and writes ``benchmarks/results/reproduce.json`` (``reproduce_<N>_<models>.json`` for another size)
 with each stage's median wall time, every run's time, peak memory, the analysis' sub-steps and the ratio of each
 to the previous result in that file (kept under ``"previous"``). Target (issue 18): the whole default run in
-<= 300 s on 2 cores. The load average is recorded before and after.
+<= 300 s on 2 cores. The load average before and after and each run's CPU steal (the time a virtual machine's
+host took from it: 40-50 % on this machine at busy hours) are recorded.
 
 ``--against SRC`` times a second checkout's ``src`` folder (e.g. a ``git worktree`` of the commit before a
 change) in the same call, runs alternating (this, other, this, ...), and reports each stage's median ratio
@@ -39,14 +40,34 @@ RUN = ("import sys; from musicneurons.pipeline import Settings, reproduce; "
 SUBSTEP = re.compile(r"\s+(\S+bar) (.+): ([0-9.]+) s$")  # "           2bar model health (...): 7.5 s"
 
 
+def cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (``/proc/stat``: user, nice, system, idle, iowait, irq, softirq, steal), or
+    None where there is no such file."""
+    try:
+        return [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def steal_share(before, after) -> float | None:
+    """The share of CPU time the hypervisor took from this virtual machine between two :func:`cpu_ticks` (its
+    "steal"): a run measured while it is large ran on a machine slower than it looks."""
+    if before is None or after is None:
+        return None
+    d = [b - a for a, b in zip(before, after)]
+    busy = sum(d) - d[3] - d[4]  # all but idle and iowait
+    return round(d[7] / busy, 3) if busy > 0 else None
+
+
 def run_once(src: Path, run_dir: Path, n_melodies: int, keys: tuple) -> dict:
     """One ``reproduce`` in a new process importing ``musicneurons`` from ``src``: whole-process wall seconds, the
-    stages' timings (``stages/timings.json``) and the analysis' sub-steps from its log."""
+    CPU steal share during it, the stages' timings (``stages/timings.json``) and the analysis' sub-steps from its
+    log."""
     env = {**os.environ, "PYTHONPATH": str(src) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    t0 = time.time()
+    t0, ticks = time.time(), cpu_ticks()
     p = subprocess.run([sys.executable, "-c", RUN, str(run_dir), str(n_melodies), ",".join(keys)], env=env,
                        capture_output=True, text=True)
-    wall = time.time() - t0
+    wall, steal = time.time() - t0, steal_share(ticks, cpu_ticks())
     if p.returncode != 0:
         raise SystemExit(f"reproduce from {src} failed (exit {p.returncode}):\n{p.stderr[-3000:]}")
     timings = json.loads((run_dir / "stages" / "timings.json").read_text())
@@ -57,7 +78,7 @@ def run_once(src: Path, run_dir: Path, n_melodies: int, keys: tuple) -> dict:
         if m:
             substeps.append((m.group(1), m.group(2), float(m.group(3))))
     summary = json.loads((run_dir / "analysis" / "summary.json").read_text())
-    return {"wall": wall, "stages": stages, "substeps": substeps,
+    return {"wall": wall, "steal": steal, "stages": stages, "substeps": substeps,
             "n_real": {k: v.get("n_real") for k, v in summary.items()},
             "n_music_neurons": {k: v.get("n_music_neurons") for k, v in summary.items()}}
 
@@ -99,8 +120,9 @@ def main():
                     continue
                 d = tmp / f"run-{len(runs) + len(other_runs)}"
                 out.append(run_once(src, d, a.n_melodies, keys))
-                print(f"run {k + 1}/{a.repeat} {'this' if src == SRC else 'other'}: {out[-1]['wall']:.1f} s",
-                      flush=True)
+                st = out[-1]["steal"]
+                print(f"run {k + 1}/{a.repeat} {'this' if src == SRC else 'other'}: {out[-1]['wall']:.1f} s"
+                      + (f" (CPU steal {st:.0%})" if st is not None else ""), flush=True)
                 if a.keep and src == SRC and k == a.repeat - 1:
                     shutil.rmtree(a.keep, ignore_errors=True)
                     shutil.copytree(d, a.keep)
@@ -124,6 +146,7 @@ def main():
             return round(statistics.median(vals), 3) if vals else None
 
         against = {"src": str(other), "wall_seconds": round(statistics.median(r["wall"] for r in other_runs), 1),
+                   "cpu_steal_runs": [r["steal"] for r in other_runs],
                    "wall_ratio_median": pair_ratio(lambda r: r["wall"]),
                    "wall_ratio_range": [round(min(r["wall"] / o["wall"] for r, o in zip(runs, other_runs)), 3),
                                         round(max(r["wall"] / o["wall"] for r, o in zip(runs, other_runs)), 3)],
@@ -154,6 +177,9 @@ def main():
                     "load_average_1m_before": load_before, "load_average_1m_after": os.getloadavg()[0]},
         "note": a.note, "n_melodies": a.n_melodies, "models": list(keys), "repeat": a.repeat,
         "wall_seconds": round(wall, 1), "wall_seconds_runs": [round(r["wall"], 1) for r in runs],
+        "cpu_steal_runs": [r["steal"] for r in runs],
+        "cpu_steal": "share of the busy CPU time the hypervisor took during each run (/proc/stat); above a few "
+                     "percent the machine was slower than it looks and only --against ratios compare",
         "wall": "whole process (imports included), median of the runs; stage seconds are medians too",
         "stages": [{**s, "vs_previous": (round(s["seconds"] / prev_stage[s["stage"]], 3)
                                          if prev_stage.get(s["stage"]) else None)} for s in stages],
