@@ -288,17 +288,20 @@ def _rank_columns(A: np.ndarray, rows: np.ndarray | None = None, order: np.ndarr
     return _subset_average_ranks(A, _argsort_columns(A) if order is None else order, keep)
 
 
-def _correlate_rect(X, Y, transform=None) -> np.ndarray:
-    """Pearson r of (optionally transformed) columns of X and Y, NaN rows of Y dropped per column group."""
+def _correlate_rect(X, Y, transform=None, x_rows=None) -> np.ndarray:
+    """Pearson r of (optionally transformed) columns of X and Y, NaN rows of Y dropped per column group.
+    ``x_rows(mask)``: X's transformed rows of one group, when the caller has a faster way than
+    ``transform(X[mask])``."""
     X = np.asarray(X, dtype=float)
     Y = np.asarray(Y, dtype=float)
     out = np.full((X.shape[1], Y.shape[1]), np.nan)
     if X.shape[1] == 0 or Y.shape[1] == 0:
         return out
     t = transform or (lambda A: A)
+    xt = x_rows or (lambda m: t(X[m]))
     for m, cols in _nan_groups(Y):
         if m.sum() >= 3:
-            out[:, cols] = _pearson_block(t(X[m]), t(Y[m][:, cols]))
+            out[:, cols] = _pearson_block(xt(m), t(Y[m][:, cols]))
     return out
 
 
@@ -311,15 +314,8 @@ def spearman_rect(X, Y) -> np.ndarray:
     """Spearman rho (average ranks for ties) between columns of X and Y, NaN rows of Y dropped per column group
     (X is sorted once and ranked on each group's rows). shape=(n_x, n_y)."""
     X = np.ascontiguousarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float)
-    out = np.full((X.shape[1], Y.shape[1]), np.nan)
-    if X.shape[1] == 0 or Y.shape[1] == 0:
-        return out
-    order = None if np.isnan(X).any() or X.shape[0] == 0 else _argsort_columns(X)
-    for m, cols in _nan_groups(Y):
-        if m.sum() >= 3:
-            out[:, cols] = _pearson_block(_rank_columns(X, m, order), _rank_columns(Y[m][:, cols]))
-    return out
+    order = _argsort_columns(X) if X.size and not np.isnan(X).any() else None
+    return _correlate_rect(X, Y, _rank_columns, x_rows=lambda m: _rank_columns(X, m, order))
 
 
 @njit(cache=True)
